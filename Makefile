@@ -1,0 +1,154 @@
+# cowix build. `make qemu` boots to the shell; `make test` runs every test.
+# Everything is built under build/. See README.md.
+
+CPUS ?= 2
+MEM ?= 128
+EXTRA_PROGS ?=
+
+TOOLPREFIX ?= riscv64-linux-gnu-
+CXX := $(TOOLPREFIX)g++
+CC := $(TOOLPREFIX)gcc
+LD := $(TOOLPREFIX)ld
+OBJDUMP := $(TOOLPREFIX)objdump
+AR := $(TOOLPREFIX)ar
+QEMU := qemu-system-riscv64
+
+B := build
+
+# ---------------------------------------------------------------- toolchain
+# Install missing Debian packages (as root), or say what to run.
+DEPS_STAMP := $(B)/.deps-ok
+$(DEPS_STAMP):
+	@tools/install-deps
+	@mkdir -p $(B) && touch $@
+
+# ---------------------------------------------------------------- kernel
+ARCHFLAGS := -march=rv64gc -mabi=lp64d -mcmodel=medany -mno-relax
+KCXXFLAGS := -std=c++20 -O2 -g $(ARCHFLAGS) -ffreestanding -fno-exceptions -fno-rtti \
+  -fno-threadsafe-statics -fno-use-cxa-atexit -fno-stack-protector -fno-pie \
+  -fno-asynchronous-unwind-tables -fno-unwind-tables -fno-omit-frame-pointer \
+  -fno-tree-loop-distribute-patterns -Wall -Wextra -Werror -Ikernel -Iinclude -MMD -MP
+
+KERNEL_SRCS := $(shell find kernel -name '*.cpp' -o -name '*.S' | sort)
+KERNEL_OBJS := $(patsubst %,$(B)/%.o,$(KERNEL_SRCS))
+LIBGCC = $(shell $(CXX) $(ARCHFLAGS) -print-libgcc-file-name)
+
+$(B)/kernel/%.cpp.o: kernel/%.cpp | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(KCXXFLAGS) -c $< -o $@
+
+$(B)/kernel/%.S.o: kernel/%.S | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(KCXXFLAGS) -c $< -o $@
+
+$(B)/kernel.elf: $(KERNEL_OBJS) kernel/kernel.ld
+	$(LD) -nostdlib -no-pie -z max-page-size=4096 --no-warn-rwx-segments -T kernel/kernel.ld \
+	  -o $@ $(KERNEL_OBJS) $(LIBGCC)
+	$(OBJDUMP) -S $@ > $(B)/kernel.asm
+
+# ---------------------------------------------------------------- user space
+# Flags for xv6-style C programs. The -fno-builtin list keeps GCC from
+# assuming libc semantics for the user library's own functions.
+UCFLAGS := -O2 -g $(ARCHFLAGS) -ffreestanding -nostdlib -fno-pie -fno-stack-protector \
+  -fno-omit-frame-pointer -fno-common -fno-asynchronous-unwind-tables \
+  -fno-builtin-strncpy -fno-builtin-strncmp -fno-builtin-strlen -fno-builtin-memset \
+  -fno-builtin-memmove -fno-builtin-memcmp -fno-builtin-log -fno-builtin-bzero \
+  -fno-builtin-strchr -fno-builtin-exit -fno-builtin-malloc -fno-builtin-putc \
+  -fno-builtin-free -fno-builtin-memcpy -Wno-main -fno-builtin-printf \
+  -fno-builtin-fprintf -fno-builtin-vprintf -fno-builtin-snprintf -Iinclude -MMD -MP
+UWARN := -Wall -Wextra -Werror -Wno-unused-parameter
+ULDFLAGS := -nostdlib -static -no-pie -z max-page-size=4096 -T user/user.ld
+
+ULIB_SRCS := $(sort $(wildcard user/lib/*.c user/lib/*.S))
+ULIB_OBJS := $(patsubst %,$(B)/%.o,$(ULIB_SRCS))
+ULIB := $(B)/user/ulib.a
+
+$(B)/user/%.c.o: user/%.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(UCFLAGS) $(UWARN) -c $< -o $@
+
+$(B)/user/%.S.o: user/%.S | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(UCFLAGS) -c $< -o $@
+
+$(ULIB): $(ULIB_OBJS)
+	rm -f $@ && $(AR) rcs $@ $^
+
+# Programs: every user/bin/X.c, user/tests/X.c and bench/X.c is /X in the image.
+UPROG_SRCS := $(sort $(wildcard user/bin/*.c user/tests/*.c bench/*.c))
+UPROGS := $(foreach s,$(UPROG_SRCS),$(B)/prog/$(basename $(notdir $(s))))
+
+define uprog_rule
+$(B)/prog/$(basename $(notdir $(1))): $(B)/$(1).o $(ULIB) user/user.ld
+	@mkdir -p $(B)/prog
+	$(LD) $(ULDFLAGS) -o $$@ $(B)/$(1).o $(ULIB) $(LIBGCC)
+endef
+$(foreach s,$(UPROG_SRCS),$(eval $(call uprog_rule,$(s))))
+
+$(B)/bench/%.c.o: bench/%.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(UCFLAGS) $(UWARN) -c $< -o $@
+
+# Extra programs from anywhere (xv6 compatibility): compiled without -Werror.
+EXTRA_BINS := $(foreach s,$(EXTRA_PROGS),$(B)/extra/$(basename $(notdir $(s))))
+define extra_rule
+$(B)/extra/$(basename $(notdir $(1))): $(1) $(ULIB) user/user.ld
+	@mkdir -p $(B)/extra
+	$(CC) $(UCFLAGS) -w -I. -c $(1) -o $$@.o
+	$(LD) $(ULDFLAGS) -o $$@ $$@.o $(ULIB) $(LIBGCC)
+endef
+$(foreach s,$(EXTRA_PROGS),$(eval $(call extra_rule,$(s))))
+
+# ---------------------------------------------------------------- host tools
+HOST := $(B)/host
+MKFS := $(HOST)/tools/mkfs/mkfs
+
+$(HOST)/Makefile: CMakeLists.txt $(shell find tools tests -name CMakeLists.txt)
+	cmake -S . -B $(HOST) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_EXPORT_COMPILE_COMMANDS=ON > /dev/null
+
+host: $(HOST)/Makefile
+	cmake --build $(HOST) -j2
+.PHONY: host
+
+$(MKFS): host
+
+# ---------------------------------------------------------------- disk image
+FS_IMG := $(B)/fs.img
+$(FS_IMG): $(MKFS) $(UPROGS) $(EXTRA_BINS) README.md
+	$(MKFS) $@ README.md $(UPROGS) $(EXTRA_BINS)
+
+all: $(B)/kernel.elf $(FS_IMG)
+.PHONY: all
+.DEFAULT_GOAL := all
+
+# ---------------------------------------------------------------- running
+QEMUOPTS = -machine virt -bios none -kernel $(B)/kernel.elf -m $(MEM)M -smp $(CPUS) -nographic \
+  -global virtio-mmio.force-legacy=false \
+  -drive file=$(FS_IMG),if=none,format=raw,id=x0 -device virtio-blk-device,drive=x0,bus=virtio-mmio-bus.0
+
+qemu: all
+	$(QEMU) $(QEMUOPTS)
+
+qemu-gdb: all
+	@echo "*** Now run 'gdb-multiarch -x tools/gdbinit' in another window (port 26000)." 1>&2
+	$(QEMU) $(QEMUOPTS) -S -gdb tcp::26000
+
+# ---------------------------------------------------------------- tests
+test: all
+	@tools/run-tests
+
+bench: all
+	@bench/run --icount
+
+bench-wall: all
+	@bench/run --wall
+
+clean:
+	rm -rf $(B)
+
+format:
+	clang-format -i $$(find kernel tools tests -name '*.cpp' -o -name '*.h')
+
+.PHONY: qemu qemu-gdb test bench bench-wall clean format
+
+-include $(KERNEL_OBJS:.o=.d) $(ULIB_OBJS:.o=.d)

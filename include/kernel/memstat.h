@@ -1,0 +1,16 @@
+// cowix memory statistics (SYS_memstat) and fork strategies (SYS_forkmode).
+#pragma once
+
+struct memstat {
+  uint64 total_frames;  // physical frames managed by the frame table
+  uint64 free_frames;   // frames on the free lists now
+  uint64 cow_faults;    // store faults (or kernel writes) that hit a COW page
+  uint64 cow_copies;    // ... resolved by copying the page
+  uint64 cow_reuses;    // ... resolved by reusing the frame (last sharer)
+  uint64 fork_shared;   // pages shared (not copied) by fork, cumulative
+  uint64 fork_copied;   // pages copied by fork (eager mode), cumulative
+  uint64 frames_allocated; // successful frame allocations, cumulative
+};
+
+#define FORK_COW 0   // copy-on-write (default)
+#define FORK_EAGER 1 // copy every page at fork time (for comparison)

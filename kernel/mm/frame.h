@@ -1,0 +1,84 @@
+// The frame table: one record per 4 KiB physical frame.
+//
+// Invariants (checked by vmaudit):
+//  - A free frame has refs == 0 and sits on exactly one free list.
+//  - An allocated frame has refs >= 1. For a User frame, refs equals the
+//    number of leaf PTEs that map it, over all address spaces. A PageTable
+//    frame is referenced by exactly one parent entry (or is a root).
+//  - free_count() equals the number of frames on the free lists.
+//
+// Reference counts are per-frame atomics, so sharing and unsharing a frame
+// takes no lock. Free frames live on one list per hart, each with its own
+// lock; a hart whose list runs dry steals from the others. No global lock.
+#pragma once
+
+#include <atomic>
+
+#include "kernel/param.h"
+#include "lib/result.h"
+#include "lib/spinlock.h"
+#include "mm/addr.h"
+
+namespace mm {
+
+enum class FrameKind : uint32 {
+  Free = 0,
+  Kernel,    // kernel data: pipe buffers, disk rings, ...
+  PageTable, // a page of a page table
+  User,      // user memory, mapped by one or more PTEs
+};
+
+struct Frame {
+  std::atomic<uint32> refs{0};
+  std::atomic<FrameKind> kind{FrameKind::Free};
+  uint32 next_free = 0; // index of the next free frame (free frames only)
+};
+
+class FrameTable {
+public:
+  // Manage the frames of [start, end). The table itself is carved from the
+  // start of the range. Safe to call again (host tests): forgets all state.
+  void init(PhysAddr start, PhysAddr end);
+
+  // A frame with refs == 1. Contents are whatever was there before.
+  Result<PhysAddr> alloc(FrameKind kind);
+  // Same, filled with zeros.
+  Result<PhysAddr> alloc_zeroed(FrameKind kind);
+
+  void ref(PhysAddr pa);   // one more holder
+  void unref(PhysAddr pa); // one holder fewer; frees the frame at zero
+  uint32 refcount(PhysAddr pa) const;
+  FrameKind kind(PhysAddr pa) const;
+
+  bool contains(PhysAddr pa) const { return pa >= first_ && pa < end_; }
+  uint64 total() const { return nframes_; }
+  uint64 free_count() const { return nfree_.load(std::memory_order_relaxed); }
+  uint64 index_of(PhysAddr pa) const { return (pa.value - first_.value) >> PAGE_SHIFT; }
+  PhysAddr frame_at(uint64 index) const { return first_ + (index << PAGE_SHIFT); }
+
+  // Test hook: make alloc() fail once `n` more allocations have succeeded
+  // (n < 0: never). Lets tests drive out-of-memory paths deterministically.
+  void fail_after(long n) { fail_after_.store(n); }
+
+private:
+  Frame &frame(PhysAddr pa) const;
+  void push_free(uint32 index);
+
+  static constexpr uint32 kNone = 0xffffffff;
+  struct alignas(64) FreeList {
+    Spinlock lock{"freelist"};
+    uint32 head = kNone;
+    uint32 count = 0;
+  };
+
+  Frame *frames_ = nullptr;
+  uint64 nframes_ = 0;
+  PhysAddr first_, end_;
+  std::atomic<uint64> nfree_{0};
+  std::atomic<long> fail_after_{-1};
+  FreeList lists_[NCPU];
+};
+
+extern FrameTable frames;
+
+} // namespace mm

@@ -1,0 +1,23 @@
+// Memory counters reported by the memstat system call.
+#pragma once
+
+#include <atomic>
+
+#include "lib/types.h"
+
+namespace mm {
+
+struct Counters {
+  std::atomic<uint64> cow_faults{0};
+  std::atomic<uint64> cow_copies{0};
+  std::atomic<uint64> cow_reuses{0};
+  std::atomic<uint64> fork_shared{0};
+  std::atomic<uint64> fork_copied{0};
+  std::atomic<uint64> frames_allocated{0};
+
+  static void bump(std::atomic<uint64> &c, uint64 n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+};
+
+extern Counters counters;
+
+} // namespace mm

@@ -1,0 +1,103 @@
+// Processes, harts and the scheduler.
+#pragma once
+
+#include "kernel/param.h"
+#include "lib/spinlock.h"
+#include "lib/types.h"
+#include "mm/address_space.h"
+
+struct File;
+struct Inode;
+
+// Saved registers for kernel context switches (swtch.S).
+struct Context {
+  uint64 ra, sp;
+  uint64 s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11;
+};
+
+// User registers saved by the trap vector (arch/riscv/trapvec.S knows the
+// offsets). The first four words are for the trap vector's own use.
+struct TrapFrame {
+  /*   0 */ uint64 kernel_sp;   // top of this process's kernel stack
+  /*   8 */ uint64 kernel_trap; // usertrap()
+  /*  16 */ uint64 kernel_hart; // tp (hart id) to restore in the kernel
+  /*  24 */ uint64 epc;         // saved user program counter
+  /*  32 */ uint64 ra, sp, gp, tp, t0, t1, t2, s0, s1, a0, a1, a2, a3, a4, a5, a6, a7;
+  /* 168 */ uint64 s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, t3, t4, t5, t6;
+};
+
+// Per-hart state.
+struct Cpu {
+  struct Proc *proc = nullptr; // process running on this hart, or null
+  Context context{};           // swtch() here to enter scheduler()
+  int noff = 0;                // depth of push_off() nesting
+  bool intena = false;         // were interrupts enabled before push_off()?
+};
+
+enum class ProcState { Unused, Used, Sleeping, Runnable, Running, Zombie };
+
+constexpr uint64 KSTACK_SIZE = 16384;
+
+struct Proc {
+  Spinlock lock{"proc"};
+
+  // p->lock must be held when using these:
+  ProcState state = ProcState::Unused;
+  void *chan = nullptr; // if non-null, sleeping on chan
+  bool killed = false;
+  int xstate = 0; // exit status to be returned to parent's wait
+  int pid = 0;
+
+  // wait_lock must be held when using this:
+  Proc *parent = nullptr;
+
+  // private to the process, so p->lock need not be held.
+  uint8 *kstack = nullptr; // bottom of the kernel stack (KSTACK_SIZE bytes)
+  TrapFrame trapframe{};
+  Context context{};
+  File *ofile[NOFILE] = {};
+  Inode *cwd = nullptr;
+  char name[16] = {};
+
+  // vm_lock protects `as` and `exec_as`: taken by this process when it
+  // changes its own mappings (faults, sbrk, exec, exit) and by fork and the
+  // audit, which take several in proc-table order. Never held while sleeping.
+  Spinlock vm_lock{"vm"};
+  mm::AddressSpace as;
+  mm::AddressSpace exec_as; // the image exec is building, until it commits
+};
+
+extern Proc procs[NPROC];
+extern Cpu cpus[NCPU];
+
+Cpu *mycpu();
+Proc *myproc();
+
+void procinit();
+void userinit();
+[[noreturn]] void scheduler();
+void sched();
+void yield();
+void sleep(void *chan, Spinlock &lk);
+void wakeup(void *chan);
+int fork();
+[[noreturn]] void exit(int status);
+int wait(uint64 status_addr);
+int kill(int pid);
+void setkilled(Proc *p);
+bool killed(Proc *p);
+int grow_proc(long n, uint64 *old_break);
+void procdump();
+
+// Copy to/from the current process's user memory (0 on success, -1 on a bad
+// address). Writes obey copy-on-write.
+int copyout(Proc *p, uint64 dstva, const void *src, uint64 len);
+int copyin(Proc *p, void *dst, uint64 srcva, uint64 len);
+int copyinstr(Proc *p, char *dst, uint64 srcva, uint64 max);
+// Either a user address (user_dst true) of the current process or a kernel
+// pointer: what the console and file code use.
+int either_copyout(bool user_dst, uint64 dst, const void *src, uint64 len);
+int either_copyin(void *dst, bool user_src, uint64 src, uint64 len);
+
+// exec.cpp
+int exec(const char *path, char **argv);
