@@ -1,0 +1,349 @@
+// Driver for the virtio block device, modern (version 2) virtio-mmio
+// transport, as QEMU's `virt` machine provides with
+// `-global virtio-mmio.force-legacy=false`. Facts from the virtio 1.x spec,
+// sections 2.7 (split virtqueues), 4.2 (MMIO transport) and 5.2 (block).
+//
+// The driver and the device share three rings in RAM, which the device reads
+// and writes by physical address (DMA):
+//  - the descriptor table: each entry points at one buffer (address, length)
+//    and may chain to the next entry;
+//  - the available ring ("driver area"): the driver appends the head of a
+//    descriptor chain to hand a request to the device;
+//  - the used ring ("device area"): the device appends the head of each
+//    chain it has finished, then raises an interrupt.
+// A block request is a chain of three descriptors: a header saying what to
+// do (read or write, which sector), the data (one file system block), and a
+// one-byte status the device writes at the end.
+
+#include "dev/virtio_blk.h"
+
+#include "arch/riscv/platform.h"
+#include "fs/buf.h"
+#include "lib/print.h"
+#include "lib/spinlock.h"
+#include "lib/string.h"
+#include "mm/addr.h"
+#include "mm/frame.h"
+#include "proc/proc.h"
+
+namespace {
+
+// ---- virtio-mmio registers (byte offsets from the device base) ----
+namespace reg {
+constexpr uint64 MagicValue = 0x000;        // reads "virt" (0x74726976)
+constexpr uint64 Version = 0x004;           // 2 for the modern interface
+constexpr uint64 DeviceId = 0x008;          // 2 for a block device, 0 if absent
+constexpr uint64 DeviceFeatures = 0x010;    // 32 feature bits selected by ...
+constexpr uint64 DeviceFeaturesSel = 0x014; // ... this word index
+constexpr uint64 DriverFeatures = 0x020;    // the bits the driver accepts ...
+constexpr uint64 DriverFeaturesSel = 0x024; // ... for this word index
+constexpr uint64 QueueSel = 0x030;          // which virtqueue the Queue* registers mean
+constexpr uint64 QueueNumMax = 0x034;       // largest queue size the device supports
+constexpr uint64 QueueNum = 0x038;          // queue size the driver chose
+constexpr uint64 QueueReady = 0x044;        // write 1 once the queue is set up
+constexpr uint64 QueueNotify = 0x050;       // write a queue index: "new requests"
+constexpr uint64 InterruptStatus = 0x060;   // why the device interrupted
+constexpr uint64 InterruptAck = 0x064;      // write those bits back to clear them
+constexpr uint64 Status = 0x070;            // device status (below); 0 resets
+constexpr uint64 QueueDescLow = 0x080;      // physical address of the descriptor table
+constexpr uint64 QueueDescHigh = 0x084;
+constexpr uint64 QueueDriverLow = 0x090; // physical address of the available ring
+constexpr uint64 QueueDriverHigh = 0x094;
+constexpr uint64 QueueDeviceLow = 0x0a0; // physical address of the used ring
+constexpr uint64 QueueDeviceHigh = 0x0a4;
+} // namespace reg
+
+constexpr uint32 MAGIC = 0x74726976; // "virt", little-endian
+constexpr uint32 MODERN_VERSION = 2;
+constexpr uint32 BLOCK_DEVICE_ID = 2;
+
+// Device status bits, set by the driver in this order during setup.
+namespace status {
+constexpr uint32 Acknowledge = 1; // the guest has noticed the device
+constexpr uint32 Driver = 2;      // ... and knows how to drive it
+constexpr uint32 DriverOk = 4;    // the driver is ready: the device may run
+constexpr uint32 FeaturesOk = 8;  // feature negotiation is complete
+} // namespace status
+
+// VIRTIO_F_VERSION_1 (feature bit 32, i.e. bit 0 of feature word 1): the
+// driver follows the virtio 1.x rules (little-endian rings, ...). A modern
+// device requires it; the driver accepts no other feature, so none of the
+// optional behaviours (indirect descriptors, event index, read-only disk
+// checks, write-cache control, multiple queues) is in effect.
+constexpr uint32 FEATURE_WORD_VERSION_1 = 1;
+constexpr uint32 FEATURE_VERSION_1 = 1u << 0;
+
+// InterruptStatus bits: the used ring changed / the configuration changed.
+constexpr uint32 INTERRUPT_MASK = 0x3;
+
+// Number of descriptors in our single request queue (a power of two, at
+// most QueueNumMax). Three per request, so two requests can be in flight.
+constexpr uint32 NUM = 8;
+
+// ---- split virtqueue layout (spec 2.7), all little-endian ----
+struct VirtqDesc {
+  uint64 addr;  // physical address of the buffer
+  uint32 len;   // its length in bytes
+  uint16 flags; // DESC_F_*
+  uint16 next;  // the next descriptor of the chain, if DESC_F_NEXT
+};
+constexpr uint16 DESC_F_NEXT = 1;  // the chain continues at `next`
+constexpr uint16 DESC_F_WRITE = 2; // the device writes this buffer (else reads it)
+
+struct VirtqAvail {
+  uint16 flags;     // 0: we want interrupts
+  uint16 idx;       // where the driver will put the next entry (mod NUM)
+  uint16 ring[NUM]; // heads of descriptor chains
+  uint16 used_event; // unused (no VIRTIO_F_EVENT_IDX)
+};
+
+struct VirtqUsedElem {
+  uint32 id;  // head of the finished chain
+  uint32 len; // bytes the device wrote
+};
+
+struct VirtqUsed {
+  uint16 flags;
+  uint16 idx; // where the device will put the next entry (mod NUM)
+  VirtqUsedElem ring[NUM];
+  uint16 avail_event;
+};
+
+// The request header, the first buffer of each chain (spec 5.2.6).
+struct BlkReq {
+  uint32 type; // BLK_T_IN (read from disk) or BLK_T_OUT (write to disk)
+  uint32 reserved;
+  uint64 sector; // in units of SECTOR_SIZE bytes
+};
+constexpr uint32 BLK_T_IN = 0;
+constexpr uint32 BLK_T_OUT = 1;
+constexpr uint8 BLK_S_OK = 0;   // the status byte the device writes on success
+constexpr uint8 STATUS_PENDING = 0xff; // anything but OK, until the device writes
+constexpr uint64 SECTOR_SIZE = 512;    // virtio-blk addresses 512-byte sectors
+static_assert(BSIZE % SECTOR_SIZE == 0);
+
+// Each ring must fit in the one page we give it.
+static_assert(sizeof(VirtqDesc) * NUM <= mm::PAGE_SIZE);
+static_assert(sizeof(VirtqAvail) <= mm::PAGE_SIZE);
+static_assert(sizeof(VirtqUsed) <= mm::PAGE_SIZE);
+
+volatile uint32 *regp(uint64 offset) {
+  return platform::mmio<uint32>(platform::VIRTIO0 + offset);
+}
+uint32 read_reg(uint64 offset) { return *regp(offset); }
+void write_reg(uint64 offset, uint32 value) { *regp(offset) = value; }
+
+// Write a 64-bit physical address to a Low/High register pair.
+void write_reg64(uint64 low, uint64 high, mm::PhysAddr pa) {
+  write_reg(low, static_cast<uint32>(pa.value));
+  write_reg(high, static_cast<uint32>(pa.value >> 32));
+}
+
+// Full fence, including device I/O (RISC-V `fence iorw,iorw`): orders our
+// ring updates against the device's view and the MMIO notify.
+inline void fence() { __sync_synchronize(); }
+
+// Read a field the device may change behind the compiler's back.
+template <typename T> T read_shared(const T &x) { return *static_cast<const volatile T *>(&x); }
+
+class VirtioDisk {
+public:
+  void init();
+  void rw(Buf *b, bool write);
+  void intr();
+
+private:
+  int alloc_desc();
+  void free_desc(uint32 i);
+  void free_chain(uint32 i);
+  bool alloc3(uint32 idx[3]);
+
+  Spinlock lock_{"virtio_disk"};
+
+  // The three rings, one zeroed kernel frame each.
+  VirtqDesc *desc_ = nullptr;
+  VirtqAvail *avail_ = nullptr;
+  VirtqUsed *used_ = nullptr;
+
+  bool free_[NUM] = {}; // descriptor i is unused
+  uint16 used_idx_ = 0; // how far we have consumed the used ring
+
+  // Per request in flight, indexed by its chain's first descriptor. The
+  // device reads `reqs_[i]` and writes `status_[i]` by DMA (the kernel's
+  // .bss is in RAM like everything else).
+  BlkReq reqs_[NUM] = {};
+  uint8 status_[NUM] = {};
+  Buf *bufs_[NUM] = {};
+};
+
+void VirtioDisk::init() {
+  if (read_reg(reg::MagicValue) != MAGIC || read_reg(reg::Version) != MODERN_VERSION ||
+      read_reg(reg::DeviceId) != BLOCK_DEVICE_ID)
+    panic("virtio_disk_init: no modern virtio block device at %p",
+          reinterpret_cast<void *>(platform::VIRTIO0));
+
+  // Device initialisation, in the order spec 3.1.1 requires.
+  uint32 st = 0;
+  write_reg(reg::Status, st); // reset
+  st |= status::Acknowledge;
+  write_reg(reg::Status, st);
+  st |= status::Driver;
+  write_reg(reg::Status, st);
+
+  // Feature negotiation: accept VERSION_1 only (see above).
+  write_reg(reg::DeviceFeaturesSel, FEATURE_WORD_VERSION_1);
+  if (!(read_reg(reg::DeviceFeatures) & FEATURE_VERSION_1))
+    panic("virtio_disk_init: device does not offer VIRTIO_F_VERSION_1");
+  write_reg(reg::DriverFeaturesSel, 0);
+  write_reg(reg::DriverFeatures, 0);
+  write_reg(reg::DriverFeaturesSel, FEATURE_WORD_VERSION_1);
+  write_reg(reg::DriverFeatures, FEATURE_VERSION_1);
+  st |= status::FeaturesOk;
+  write_reg(reg::Status, st);
+  // The device clears FeaturesOk again if it cannot work with our choice.
+  if (!(read_reg(reg::Status) & status::FeaturesOk))
+    panic("virtio_disk_init: device rejected the features");
+
+  // Set up queue 0, the block device's only request queue.
+  write_reg(reg::QueueSel, 0);
+  if (read_reg(reg::QueueReady)) panic("virtio_disk_init: queue 0 already in use");
+  uint32 max = read_reg(reg::QueueNumMax);
+  if (max == 0) panic("virtio_disk_init: device has no queue 0");
+  if (max < NUM) panic("virtio_disk_init: queue 0 holds only %u descriptors", max);
+
+  auto ring_page = [](const char *what) -> mm::PhysAddr {
+    auto r = mm::frames.alloc_zeroed(mm::FrameKind::Kernel);
+    if (r.is_error()) panic("virtio_disk_init: no memory for the %s", what);
+    return r.value();
+  };
+  mm::PhysAddr desc_pa = ring_page("descriptor table");
+  mm::PhysAddr avail_pa = ring_page("available ring");
+  mm::PhysAddr used_pa = ring_page("used ring");
+  desc_ = mm::phys_to_ptr<VirtqDesc>(desc_pa);
+  avail_ = mm::phys_to_ptr<VirtqAvail>(avail_pa);
+  used_ = mm::phys_to_ptr<VirtqUsed>(used_pa);
+
+  write_reg(reg::QueueNum, NUM);
+  write_reg64(reg::QueueDescLow, reg::QueueDescHigh, desc_pa);
+  write_reg64(reg::QueueDriverLow, reg::QueueDriverHigh, avail_pa);
+  write_reg64(reg::QueueDeviceLow, reg::QueueDeviceHigh, used_pa);
+  write_reg(reg::QueueReady, 1);
+
+  for (bool &f : free_) f = true;
+
+  st |= status::DriverOk;
+  write_reg(reg::Status, st);
+}
+
+int VirtioDisk::alloc_desc() {
+  for (uint32 i = 0; i < NUM; i++) {
+    if (free_[i]) {
+      free_[i] = false;
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+void VirtioDisk::free_desc(uint32 i) {
+  if (i >= NUM) panic("virtio_disk: free_desc %u out of range", i);
+  if (free_[i]) panic("virtio_disk: descriptor %u freed twice", i);
+  desc_[i] = VirtqDesc{};
+  free_[i] = true;
+  wakeup(&free_[0]); // rw() may be waiting for descriptors
+}
+
+void VirtioDisk::free_chain(uint32 i) {
+  for (;;) {
+    bool more = desc_[i].flags & DESC_F_NEXT;
+    uint32 next = desc_[i].next;
+    free_desc(i);
+    if (!more) break;
+    i = next;
+  }
+}
+
+// Three descriptors, all or none.
+bool VirtioDisk::alloc3(uint32 idx[3]) {
+  for (int i = 0; i < 3; i++) {
+    int d = alloc_desc();
+    if (d < 0) {
+      for (int j = 0; j < i; j++) free_desc(idx[j]);
+      return false;
+    }
+    idx[i] = static_cast<uint32>(d);
+  }
+  return true;
+}
+
+void VirtioDisk::rw(Buf *b, bool write) {
+  uint64 sector = static_cast<uint64>(b->blockno) * (BSIZE / SECTOR_SIZE);
+
+  SpinGuard guard(lock_);
+
+  uint32 idx[3];
+  while (!alloc3(idx)) sleep(&free_[0], lock_);
+
+  BlkReq &req = reqs_[idx[0]];
+  req.type = write ? BLK_T_OUT : BLK_T_IN;
+  req.reserved = 0;
+  req.sector = sector;
+
+  desc_[idx[0]] = VirtqDesc{mm::ptr_to_phys(&req).value, sizeof(BlkReq), DESC_F_NEXT,
+                            static_cast<uint16>(idx[1])};
+  // For a read the device writes the block into b->data.
+  uint16 data_flags = DESC_F_NEXT | (write ? 0 : DESC_F_WRITE);
+  desc_[idx[1]] = VirtqDesc{mm::ptr_to_phys(b->data).value, BSIZE, data_flags,
+                            static_cast<uint16>(idx[2])};
+  status_[idx[0]] = STATUS_PENDING;
+  desc_[idx[2]] = VirtqDesc{mm::ptr_to_phys(&status_[idx[0]]).value, 1, DESC_F_WRITE, 0};
+
+  // Record the request for intr(), then publish the chain: the ring entry
+  // must be visible before the index that covers it, and both before the
+  // notify.
+  b->disk = true;
+  bufs_[idx[0]] = b;
+  avail_->ring[avail_->idx % NUM] = static_cast<uint16>(idx[0]);
+  fence();
+  avail_->idx = static_cast<uint16>(avail_->idx + 1);
+  fence();
+  write_reg(reg::QueueNotify, 0);
+
+  // intr() clears b->disk when the device reports the chain as used.
+  while (read_shared(b->disk)) sleep(b, lock_);
+
+  bufs_[idx[0]] = nullptr;
+  free_chain(idx[0]);
+}
+
+void VirtioDisk::intr() {
+  SpinGuard guard(lock_);
+
+  // Acknowledge first: a completion the device posts after we have scanned
+  // the used ring then raises a new interrupt instead of being lost.
+  write_reg(reg::InterruptAck, read_reg(reg::InterruptStatus) & INTERRUPT_MASK);
+  fence();
+
+  while (used_idx_ != read_shared(used_->idx)) {
+    fence(); // read the element only after seeing the index that covers it
+    uint32 id = read_shared(used_->ring[used_idx_ % NUM].id);
+    if (id >= NUM || bufs_[id] == nullptr) panic("virtio_disk_intr: bogus used id %u", id);
+    if (read_shared(status_[id]) != BLK_S_OK)
+      panic("virtio_disk_intr: request for block %u failed (status %u)", bufs_[id]->blockno,
+            static_cast<uint>(status_[id]));
+    Buf *b = bufs_[id];
+    b->disk = false; // the block is in memory (or on disk) now
+    wakeup(b);
+    used_idx_++;
+  }
+}
+
+VirtioDisk disk;
+
+} // namespace
+
+void virtio_disk_init() { disk.init(); }
+
+void virtio_disk_rw(Buf *b, bool write) { disk.rw(b, write); }
+
+void virtio_disk_intr() { disk.intr(); }
