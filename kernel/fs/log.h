@@ -1,0 +1,28 @@
+// The write-ahead log: makes each file system operation all-or-nothing
+// across a crash.
+//
+// A system call brackets its writes with begin_op()/end_op() and, instead of
+// bwrite(), calls log_write() on each modified buffer. Nothing reaches its
+// home location until the operation commits: the modified blocks are first
+// copied to the log area of the disk, then the log header records how many
+// there are (the commit point, a single block write), then the blocks are
+// installed in place and the header is cleared. After a crash, fsinit()
+// replays a committed log and ignores an uncommitted one.
+//
+// Several operations may be in progress at once; their writes are committed
+// together when the last one ends ("group commit"). An operation may write
+// at most MAXOPBLOCKS distinct blocks.
+#pragma once
+
+#include "lib/types.h"
+#include "kernel/fs.h"
+
+struct Buf;
+
+// Read the log position from the superblock and recover from a crash.
+void initlog(int dev, superblock *sb);
+// Record that b (held, locked) was modified within the current operation.
+void log_write(Buf *b);
+// Start / finish a file system operation.
+void begin_op();
+void end_op();
