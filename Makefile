@@ -27,7 +27,7 @@ ARCHFLAGS := -march=rv64gc -mabi=lp64d -mcmodel=medany -mno-relax
 KCXXFLAGS := -std=c++20 -O2 -g $(ARCHFLAGS) -ffreestanding -fno-exceptions -fno-rtti \
   -fno-threadsafe-statics -fno-use-cxa-atexit -fno-stack-protector -fno-pie \
   -fno-asynchronous-unwind-tables -fno-unwind-tables -fno-omit-frame-pointer \
-  -fno-tree-loop-distribute-patterns -Wall -Wextra -Werror -Ikernel -Iinclude -MMD -MP
+  -fno-tree-loop-distribute-patterns -Wall -Wextra -Werror -iquote kernel -iquote include -MMD -MP
 
 KERNEL_SRCS := $(shell find kernel -name '*.cpp' -o -name '*.S' | sort)
 KERNEL_OBJS := $(patsubst %,$(B)/%.o,$(KERNEL_SRCS))

@@ -20,7 +20,7 @@ public:
 
 private:
   std::atomic<uint32_t> locked_{0};
-  int cpu_ = -1; // hart holding it, for holding() and debugging
+  std::atomic<int> cpu_{-1}; // hart holding it, for holding() and debugging
   const char *name_;
 };
 

@@ -31,7 +31,8 @@ enum class FrameKind : uint32 {
 struct Frame {
   std::atomic<uint32> refs{0};
   std::atomic<FrameKind> kind{FrameKind::Free};
-  uint32 next_free = 0; // index of the next free frame (free frames only)
+  uint32 next_free = 0;   // index of the next free frame (free frames only)
+  uint32 audit_count = 0; // scratch for vmaudit: mappings seen
 };
 
 class FrameTable {
@@ -59,6 +60,11 @@ public:
   // Test hook: make alloc() fail once `n` more allocations have succeeded
   // (n < 0: never). Lets tests drive out-of-memory paths deterministically.
   void fail_after(long n) { fail_after_.store(n); }
+
+  // For the audit only: the frame record of a frame, and the number of
+  // frames actually on the free lists (walks them under their locks).
+  Frame &record(PhysAddr pa) const { return frame(pa); }
+  uint64 count_free_lists();
 
 private:
   Frame &frame(PhysAddr pa) const;

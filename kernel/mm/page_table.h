@@ -36,6 +36,9 @@ public:
 
   // Call f(VirtAddr, Pte&) for every valid user leaf in [lo, hi), in order.
   template <typename F> void for_each_leaf(VirtAddr lo, VirtAddr hi, F &&f) const;
+  // Call f(VirtAddr base, Pte *table) for every last-level table of the user
+  // half: table[k] maps base + k * PAGE_SIZE. For loops over whole tables.
+  template <typename F> void for_each_leaf_table(F &&f) const;
 
   // The kernel root whose upper half new tables copy.
   static void set_kernel_root(PhysAddr root);
@@ -69,6 +72,17 @@ template <typename F> void PageTable::for_each_leaf(VirtAddr lo, VirtAddr hi, F 
         if (va >= hi.value) return;
         if (l0[k].valid()) f(VirtAddr(va), l0[k]);
       }
+    }
+  }
+}
+
+template <typename F> void PageTable::for_each_leaf_table(F &&f) const {
+  Pte *l2 = phys_to_ptr<Pte>(root_);
+  for (uint64 i = 0; i < PT_ENTRIES / 2; i++) {
+    if (!l2[i].valid()) continue;
+    Pte *l1 = phys_to_ptr<Pte>(l2[i].phys());
+    for (uint64 j = 0; j < PT_ENTRIES; j++) {
+      if (l1[j].valid()) f(VirtAddr((i << 30) | (j << 21)), phys_to_ptr<Pte>(l1[j].phys()));
     }
   }
 }

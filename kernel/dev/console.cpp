@@ -1,0 +1,116 @@
+// Console device (major 1). Input is edited a line at a time:
+//   backspace / DEL erase a character, ^U erases the line,
+//   ^D ends the input (read returns what is there, or 0 = end of file),
+//   ^P prints the process list.
+// A reader sleeps until a whole line (or ^D) is available.
+#include "dev/console.h"
+
+#include "dev/uart.h"
+#include "fs/file.h"
+#include "lib/print.h"
+#include "lib/spinlock.h"
+#include "proc/proc.h"
+
+namespace {
+
+constexpr char ctrl(char c) { return c - '@'; }
+constexpr char BACKSPACE = 0x7f;
+constexpr int INPUT_BUF = 128;
+
+struct Console {
+  Spinlock lock{"console"};
+  char buf[INPUT_BUF];
+  uint r = 0; // read index
+  uint w = 0; // write index: end of the lines handed to readers
+  uint e = 0; // edit index: end of the line being typed
+} cons;
+
+// Echo to the screen; erase a character with backspace-space-backspace.
+void echo(char c) {
+  if (c == BACKSPACE) {
+    uart_putc_sync('\b');
+    uart_putc_sync(' ');
+    uart_putc_sync('\b');
+  } else {
+    uart_putc_sync(c);
+  }
+}
+
+int console_write(bool user_src, uint64 src, int n) {
+  char chunk[64];
+  int done = 0;
+  while (done < n) {
+    int m = n - done < static_cast<int>(sizeof chunk) ? n - done : static_cast<int>(sizeof chunk);
+    if (either_copyin(chunk, user_src, src + done, m) < 0) break;
+    for (int i = 0; i < m; i++) uart_putc_sync(chunk[i]);
+    done += m;
+  }
+  return done;
+}
+
+int console_read(bool user_dst, uint64 dst, int n) {
+  int target = n;
+  SpinGuard g(cons.lock);
+  while (n > 0) {
+    while (cons.r == cons.w) {
+      if (killed(myproc())) return -1;
+      sleep(&cons.r, cons.lock);
+    }
+    char c = cons.buf[cons.r++ % INPUT_BUF];
+    if (c == ctrl('D')) {
+      // End of file. If some bytes came before it, leave ^D for next time
+      // so that read returns them now and 0 on the next call.
+      if (n < target) cons.r--;
+      break;
+    }
+    if (either_copyout(user_dst, dst, &c, 1) < 0) break;
+    dst++;
+    n--;
+    if (c == '\n') break;
+  }
+  return target - n;
+}
+
+} // namespace
+
+void console_intr(char c) {
+  bool dump = false;
+  {
+    SpinGuard g(cons.lock);
+    switch (c) {
+    case ctrl('P'):
+      dump = true;
+      break;
+    case ctrl('U'):
+      while (cons.e != cons.w && cons.buf[(cons.e - 1) % INPUT_BUF] != '\n') {
+        cons.e--;
+        echo(BACKSPACE);
+      }
+      break;
+    case ctrl('H'):
+    case BACKSPACE:
+      if (cons.e != cons.w) {
+        cons.e--;
+        echo(BACKSPACE);
+      }
+      break;
+    default:
+      if (c != 0 && cons.e - cons.r < INPUT_BUF) {
+        c = (c == '\r') ? '\n' : c;
+        if (c != ctrl('D')) echo(c);
+        cons.buf[cons.e++ % INPUT_BUF] = c;
+        if (c == '\n' || c == ctrl('D') || cons.e - cons.r == INPUT_BUF) {
+          cons.w = cons.e;
+          wakeup(&cons.r);
+        }
+      }
+    }
+  }
+  if (dump) procdump();
+}
+
+void console_init() {
+  uart_init();
+  devsw[CONSOLE].read = console_read;
+  devsw[CONSOLE].write = console_write;
+}

@@ -1,0 +1,13 @@
+#include "lib/result.h"
+
+const char *error_name(Error e) {
+  switch (e) {
+  case Error::NoMemory: return "out of memory";
+  case Error::BadAddress: return "bad address";
+  case Error::Protection: return "protection violation";
+  case Error::Invalid: return "invalid argument";
+  case Error::NotFound: return "not found";
+  case Error::TooBig: return "too big";
+  }
+  return "unknown error";
+}

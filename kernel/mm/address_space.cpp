@@ -1,0 +1,207 @@
+// User address spaces: regions, page faults, sbrk, fork.
+#include "mm/address_space.h"
+
+#include "lib/print.h"
+#include "lib/string.h"
+#include "mm/cow.h"
+#include "mm/frame.h"
+#include "mm/hal.h"
+#include "mm/stats.h"
+
+namespace mm {
+
+uint64 pte_flags_for(uint32 p) {
+  // A and D preset: the hardware need not set them on first use.
+  uint64 f = pte::Valid | pte::User | pte::Accessed | pte::Dirty;
+  if (p & prot::Read) f |= pte::Read;
+  if (p & prot::Write) f |= pte::Write;
+  if (p & prot::Exec) f |= pte::Exec;
+  return f;
+}
+
+Result<void> AddressSpace::init() {
+  pt_ = TRY(PageTable::create());
+  for (auto &r : regions_) r = Region{};
+  heap_start_ = size_ = 0;
+  return {};
+}
+
+void AddressSpace::destroy() {
+  if (is_null()) return;
+  unmap_range(0, USER_TOP);
+  pt_.destroy();
+  for (auto &r : regions_) r = Region{};
+  heap_start_ = size_ = 0;
+}
+
+Region *AddressSpace::find_region(uint64 va) {
+  for (auto &r : regions_)
+    if (r.in_use() && r.contains(va)) return &r;
+  return nullptr;
+}
+
+Result<void> AddressSpace::add_region(uint64 start, uint64 end, uint32 p, RegionKind kind) {
+  if (start % PAGE_SIZE || end % PAGE_SIZE || start > end || end > USER_TOP) return Error::Invalid;
+  Region *slot = nullptr;
+  for (auto &r : regions_) {
+    if (r.in_use() && start < r.end && r.start < end) return Error::Invalid; // overlap
+    if (!r.in_use() && !slot) slot = &r;
+  }
+  if (!slot) return Error::TooBig;
+  TRY(map_zeroed(start, end, p));
+  *slot = Region{start, end, p, kind};
+  return {};
+}
+
+Result<void> AddressSpace::map_zeroed(uint64 start, uint64 end, uint32 p) {
+  uint64 flags = pte_flags_for(p);
+  for (uint64 va = start; va < end; va += PAGE_SIZE) {
+    auto pa = frames.alloc_zeroed(FrameKind::User);
+    Result<Pte *> pte = pa.ok() ? pt_.find_or_create(VirtAddr(va)) : Result<Pte *>(pa.error());
+    if (pte.is_error()) {
+      if (pa.ok()) frames.unref(pa.value());
+      unmap_range(start, va); // leave no half-built range behind
+      return pte.error();
+    }
+    KASSERT(!pte.value()->valid());
+    *pte.value() = Pte::make(pa.value(), flags);
+  }
+  return {};
+}
+
+void AddressSpace::unmap_range(uint64 start, uint64 end) {
+  pt_.for_each_leaf(VirtAddr(start), VirtAddr(end), [](VirtAddr va, Pte &pte) {
+    PhysAddr pa = pte.phys();
+    pte = Pte{};
+    hal::flush_page(va);
+    frames.unref(pa);
+  });
+}
+
+Result<uint64> AddressSpace::resize_heap(long n) {
+  uint64 old = size_;
+  uint64 grown = old + static_cast<uint64>(n);
+  Region *heap = nullptr;
+  for (auto &r : regions_)
+    if (r.kind == RegionKind::Heap) heap = &r;
+  if (!heap) return Error::Invalid;
+  if (n >= 0) {
+    if (grown < old || grown > USER_TOP) return Error::NoMemory;
+    TRY(map_zeroed(page_round_up(old), page_round_up(grown), heap->prot));
+  } else {
+    if (grown > old || grown < heap_start_) return Error::Invalid;
+    unmap_range(page_round_up(grown), page_round_up(old));
+  }
+  size_ = grown;
+  heap->end = page_round_up(grown);
+  return old;
+}
+
+// fork. Walks the parent's tables one leaf table at a time (not one address
+// at a time), so the cost is a short loop per mapped page: for COW, flip two
+// flags, write two PTEs and bump one reference count.
+Result<void> AddressSpace::clone_into(AddressSpace &child, ForkMode mode) {
+  for (int i = 0; i < MAX_REGIONS; i++) child.regions_[i] = regions_[i];
+  child.heap_start_ = heap_start_;
+  child.size_ = size_;
+
+  bool changed_parent = false;
+  Result<void> result;
+  pt_.for_each_leaf_table([&](VirtAddr base, Pte *src) {
+    if (result.is_error()) return;
+    auto dst_or = child.pt_.find_or_create(base);
+    if (dst_or.is_error()) {
+      result = dst_or.error();
+      return;
+    }
+    Pte *dst = dst_or.value();
+    uint64 shared = 0, copied = 0;
+    for (int k = 0; k < PT_ENTRIES; k++) {
+      Pte e = src[k];
+      if (!e.valid()) continue;
+      if (mode == ForkMode::Eager) {
+        auto pa = frames.alloc(FrameKind::User);
+        if (pa.is_error()) {
+          result = pa.error();
+          break;
+        }
+        copy_page(phys_to_ptr(pa.value()), phys_to_ptr(e.phys()));
+        uint64 flags = e.flags();
+        if (flags & pte::Cow) flags = (flags & ~pte::Cow) | pte::Write; // the copy is private
+        dst[k] = Pte::make(pa.value(), flags);
+        copied++;
+        continue;
+      }
+      if (e.raw & (pte::Write | pte::Cow)) {
+        // Writable (or already copy-on-write): both sides lose W and carry
+        // the mark. Read-only pages (text) are shared as they are.
+        e.raw = (e.raw & ~pte::Write) | pte::Cow;
+        src[k] = e;
+        changed_parent = true;
+      }
+      frames.ref(e.phys());
+      dst[k] = e;
+      shared++;
+    }
+    Counters::bump(counters.fork_shared, shared);
+    Counters::bump(counters.fork_copied, copied);
+  });
+  // One full flush instead of one per page: fork changed the whole parent.
+  if (changed_parent) hal::flush_all();
+  return result;
+}
+
+Result<void> AddressSpace::handle_fault(VirtAddr va, Access access) {
+  if (!va.is_user()) return Error::BadAddress;
+  Region *r = find_region(va.value);
+  if (!r) return Error::BadAddress; // unmapped, the guard page, beyond the break
+  uint32 need = access == Access::Write ? prot::Write : access == Access::Exec ? prot::Exec : prot::Read;
+  if (!(r->prot & need)) return Error::Protection;
+
+  VirtAddr page = va.page_base();
+  Pte *pte = pt_.find(page);
+  if (!pte || !pte->valid()) {
+    // Demand zero: a page of an anonymous region not populated yet.
+    TRY(map_zeroed(page.value, page.value + PAGE_SIZE, r->prot));
+    return {};
+  }
+  if (access == Access::Write && !pte->has(pte::Write)) {
+    if (pte->has(pte::Cow)) return resolve_cow(page, *pte);
+    return Error::Protection;
+  }
+  // The PTE already allows it: a stale translation on this hart.
+  hal::flush_page(page);
+  return {};
+}
+
+Result<PhysAddr> AddressSpace::resolve(VirtAddr va, Access access) {
+  uint64 need = pte::Valid | pte::User |
+                (access == Access::Write  ? pte::Write
+                 : access == Access::Exec ? pte::Exec
+                                          : pte::Read);
+  Pte *pte = pt_.find(va.page_base());
+  if (!pte || !pte->has(need)) {
+    TRY(handle_fault(va, access));
+    pte = pt_.find(va.page_base());
+    if (!pte || !pte->has(need)) return Error::Protection;
+  }
+  return pte->phys() + va.page_offset();
+}
+
+void AddressSpace::swap(AddressSpace &other) {
+  auto tmp_pt = pt_;
+  pt_ = other.pt_;
+  other.pt_ = tmp_pt;
+  for (int i = 0; i < MAX_REGIONS; i++) {
+    Region r = regions_[i];
+    regions_[i] = other.regions_[i];
+    other.regions_[i] = r;
+  }
+  uint64 hs = heap_start_, sz = size_;
+  heap_start_ = other.heap_start_;
+  size_ = other.size_;
+  other.heap_start_ = hs;
+  other.size_ = sz;
+}
+
+} // namespace mm

@@ -1,0 +1,87 @@
+#include "mm/audit.h"
+
+#include "mm/frame.h"
+
+namespace mm {
+
+namespace {
+
+struct Auditor {
+  AuditReport report;
+  uint64 violations = 0;
+
+  void fail(const char *what, PhysAddr pa, VirtAddr va = VirtAddr()) {
+    violations++;
+    if (report) report(what, pa, va);
+  }
+
+  // Count one reference to a page-table frame.
+  void saw_table(PhysAddr pa) {
+    if (!frames.contains(pa)) return fail("page table outside the frame table", pa);
+    if (frames.kind(pa) != FrameKind::PageTable) fail("page table frame not of kind PageTable", pa);
+    frames.record(pa).audit_count++;
+  }
+
+  void walk(const AddressSpace &as) {
+    const PageTable &pt = as.page_table();
+    if (pt.is_null()) return;
+    saw_table(pt.root());
+    Pte *l2 = phys_to_ptr<Pte>(pt.root());
+    for (int i = 0; i < PT_ENTRIES / 2; i++) {
+      if (!l2[i].valid()) continue;
+      saw_table(l2[i].phys());
+      Pte *l1 = phys_to_ptr<Pte>(l2[i].phys());
+      for (int j = 0; j < PT_ENTRIES; j++)
+        if (l1[j].valid()) saw_table(l1[j].phys());
+    }
+    pt.for_each_leaf(VirtAddr(0), VirtAddr(USER_TOP), [&](VirtAddr va, Pte &pte) {
+      PhysAddr pa = pte.phys();
+      if (!frames.contains(pa)) return fail("user page outside the frame table", pa, va);
+      if (frames.kind(pa) != FrameKind::User) fail("user page not of kind User", pa, va);
+      if (pte.has(pte::Cow | pte::Write)) fail("copy-on-write page is writable", pa, va);
+      frames.record(pa).audit_count++;
+    });
+  }
+
+  // Second pass: a writable mapping must be the frame's only one.
+  void check_writable(const AddressSpace &as) {
+    as.page_table().for_each_leaf(VirtAddr(0), VirtAddr(USER_TOP), [&](VirtAddr va, Pte &pte) {
+      PhysAddr pa = pte.phys();
+      if (frames.contains(pa) && pte.has(pte::Write) && frames.record(pa).audit_count > 1)
+        fail("shared frame mapped writable", pa, va);
+    });
+  }
+};
+
+} // namespace
+
+uint64 audit(AddressSpace *const *spaces, int n, AuditReport report) {
+  Auditor a{report};
+  for (uint64 i = 0; i < frames.total(); i++) frames.record(frames.frame_at(i)).audit_count = 0;
+  for (int s = 0; s < n; s++)
+    if (spaces[s]) a.walk(*spaces[s]);
+  for (int s = 0; s < n; s++)
+    if (spaces[s]) a.check_writable(*spaces[s]);
+
+  for (uint64 i = 0; i < frames.total(); i++) {
+    PhysAddr pa = frames.frame_at(i);
+    Frame &f = frames.record(pa);
+    uint32 refs = f.refs.load();
+    switch (f.kind.load()) {
+    case FrameKind::Free:
+      if (refs != 0 || f.audit_count != 0) a.fail("free frame still referenced", pa);
+      break;
+    case FrameKind::User:
+    case FrameKind::PageTable:
+      if (refs != f.audit_count) a.fail("reference count differs from mappings", pa);
+      break;
+    case FrameKind::Kernel:
+      if (refs == 0) a.fail("kernel frame with no reference", pa);
+      break;
+    }
+  }
+  if (frames.count_free_lists() != frames.free_count()) a.fail("free lists disagree with free count", PhysAddr());
+  return a.violations;
+}
+
+} // namespace mm

@@ -1,0 +1,42 @@
+// Copy-on-write resolution.
+//
+// Life of a shared frame: fork maps it in parent and child with W cleared and
+// the Cow mark set, refs = number of mappings. A store faults; here:
+//   refs > 1: copy the 4 KiB into a new frame, map the copy writable, drop
+//             one reference to the old frame (the others still map it);
+//   refs == 1: nobody else maps it any more (the others copied or exited),
+//             so the page just becomes writable again: no copy.
+// The order matters on many harts: the old frame is unreferenced only after
+// the copy is complete, so a sharer that sees refs == 1 and starts writing
+// can never race with our read of the frame.
+#include "mm/cow.h"
+
+#include "lib/string.h"
+#include "mm/frame.h"
+#include "mm/hal.h"
+#include "mm/stats.h"
+
+namespace mm {
+
+Result<void> resolve_cow(VirtAddr va, Pte &pte) {
+  Counters::bump(counters.cow_faults);
+  PhysAddr old = pte.phys();
+  uint64 flags = (pte.flags() & ~pte::Cow) | pte::Write;
+
+  if (frames.refcount(old) == 1) {
+    pte = Pte::make(old, flags);
+    hal::flush_page(va);
+    Counters::bump(counters.cow_reuses);
+    return {};
+  }
+
+  PhysAddr copy = TRY(frames.alloc(FrameKind::User));
+  copy_page(phys_to_ptr(copy), phys_to_ptr(old));
+  pte = Pte::make(copy, flags);
+  hal::flush_page(va);
+  frames.unref(old);
+  Counters::bump(counters.cow_copies);
+  return {};
+}
+
+} // namespace mm

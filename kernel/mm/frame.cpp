@@ -1,0 +1,134 @@
+// The frame table. See frame.h for the invariants.
+#include "mm/frame.h"
+
+#include <memory>
+
+#include "lib/cpu.h"
+#include "lib/print.h"
+#include "lib/string.h"
+#include "mm/stats.h"
+
+namespace mm {
+
+FrameTable frames;
+Counters counters;
+uint64 direct_map_base = 0;
+
+void FrameTable::init(PhysAddr start, PhysAddr end) {
+  start = PhysAddr(page_round_up(start.value));
+  end = PhysAddr(page_round_down(end.value));
+  uint64 n = (end.value - start.value) / PAGE_SIZE;
+  // The records for all frames sit at the start of the range; the frames
+  // they describe follow.
+  uint64 meta_pages = page_round_up(n * sizeof(Frame)) / PAGE_SIZE;
+  KASSERT(n > meta_pages);
+  frames_ = phys_to_ptr<Frame>(start);
+  first_ = start + meta_pages * PAGE_SIZE;
+  end_ = end;
+  nframes_ = n - meta_pages;
+  for (uint64 i = 0; i < nframes_; i++) std::construct_at(&frames_[i]);
+  for (auto &l : lists_) {
+    l.head = kNone;
+    l.count = 0;
+  }
+  nfree_.store(0);
+  fail_after_.store(-1);
+  // Hand each hart's list one contiguous stretch. Push from the top down so
+  // allocation starts at low addresses.
+  for (uint64 i = nframes_; i-- > 0;) {
+    FreeList &l = lists_[i * NCPU / nframes_];
+    frames_[i].next_free = l.head;
+    l.head = static_cast<uint32>(i);
+    l.count++;
+  }
+  nfree_.store(nframes_);
+}
+
+Frame &FrameTable::frame(PhysAddr pa) const {
+  KASSERT(contains(pa));
+  return frames_[index_of(pa)];
+}
+
+Result<PhysAddr> FrameTable::alloc(FrameKind kind) {
+  // Deterministic out-of-memory for tests.
+  long left = fail_after_.load(std::memory_order_relaxed);
+  while (left >= 0) {
+    if (left == 0) return Error::NoMemory;
+    if (fail_after_.compare_exchange_weak(left, left - 1)) break;
+  }
+
+  uint32 index = kNone;
+  cpu::push_off();
+  int me = cpu::id();
+  // Our own list first; when it is empty, take from the next one that is not.
+  for (int k = 0; k < NCPU && index == kNone; k++) {
+    FreeList &l = lists_[(me + k) % NCPU];
+    SpinGuard guard(l.lock);
+    if (l.head != kNone) {
+      index = l.head;
+      l.head = frames_[index].next_free;
+      l.count--;
+    }
+  }
+  cpu::pop_off();
+  if (index == kNone) return Error::NoMemory;
+
+  Frame &f = frames_[index];
+  KASSERT(f.refs.load(std::memory_order_relaxed) == 0);
+  f.kind.store(kind, std::memory_order_relaxed);
+  f.refs.store(1, std::memory_order_relaxed);
+  nfree_.fetch_sub(1, std::memory_order_relaxed);
+  Counters::bump(counters.frames_allocated);
+  return frame_at(index);
+}
+
+Result<PhysAddr> FrameTable::alloc_zeroed(FrameKind kind) {
+  PhysAddr pa = TRY(alloc(kind));
+  zero_page(phys_to_ptr(pa));
+  return pa;
+}
+
+void FrameTable::ref(PhysAddr pa) {
+  uint32 before = frame(pa).refs.fetch_add(1, std::memory_order_relaxed);
+  KASSERT(before > 0);
+}
+
+void FrameTable::unref(PhysAddr pa) {
+  Frame &f = frame(pa);
+  // acq_rel: everything the other holders did to the frame happens before it
+  // is reused by whoever allocates it next.
+  uint32 before = f.refs.fetch_sub(1, std::memory_order_acq_rel);
+  if (before == 0) panic("unref: frame %p is already free", reinterpret_cast<void *>(pa.value));
+  if (before == 1) {
+    f.kind.store(FrameKind::Free, std::memory_order_relaxed);
+    push_free(static_cast<uint32>(index_of(pa)));
+  }
+}
+
+void FrameTable::push_free(uint32 index) {
+  cpu::push_off();
+  FreeList &l = lists_[cpu::id() % NCPU];
+  {
+    SpinGuard guard(l.lock);
+    frames_[index].next_free = l.head;
+    l.head = index;
+    l.count++;
+  }
+  cpu::pop_off();
+  nfree_.fetch_add(1, std::memory_order_relaxed);
+}
+
+uint32 FrameTable::refcount(PhysAddr pa) const { return frame(pa).refs.load(std::memory_order_acquire); }
+
+FrameKind FrameTable::kind(PhysAddr pa) const { return frame(pa).kind.load(std::memory_order_relaxed); }
+
+uint64 FrameTable::count_free_lists() {
+  uint64 n = 0;
+  for (auto &l : lists_) {
+    SpinGuard guard(l.lock);
+    for (uint32 i = l.head; i != kNone; i = frames_[i].next_free) n++;
+  }
+  return n;
+}
+
+} // namespace mm

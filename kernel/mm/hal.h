@@ -1,0 +1,16 @@
+// The hardware interface of the memory-management core: the only things
+// kernel/mm needs from the machine beyond plain memory. The kernel implements
+// them with sfence.vma (arch/riscv/hal.cpp); host tests count the calls.
+#pragma once
+
+#include "mm/addr.h"
+
+namespace mm::hal {
+
+// A PTE of the current address space changed: drop this hart's cached
+// translation of one page.
+void flush_page(VirtAddr va);
+// Many PTEs changed (fork write-protects the whole parent): drop them all.
+void flush_all();
+
+} // namespace mm::hal

@@ -1,0 +1,71 @@
+// Sv39 page tables. A virtual address splits into three 9-bit indexes (one
+// per level, VPN[2] at the root) and a 12-bit offset. The walk below goes
+// from the root down; a missing table is either "not mapped" (find) or
+// allocated on the way (find_or_create).
+#include "mm/page_table.h"
+
+#include "lib/print.h"
+#include "mm/frame.h"
+
+namespace mm {
+
+namespace {
+PhysAddr kernel_root_pa;
+constexpr int USER_ROOT_ENTRIES = PT_ENTRIES / 2; // entries 0..255: the user half
+} // namespace
+
+void PageTable::set_kernel_root(PhysAddr root) { kernel_root_pa = root; }
+PhysAddr PageTable::kernel_root() { return kernel_root_pa; }
+
+Result<PageTable> PageTable::create() {
+  PhysAddr root = TRY(frames.alloc_zeroed(FrameKind::PageTable));
+  if (kernel_root_pa.value != 0) {
+    Pte *src = phys_to_ptr<Pte>(kernel_root_pa);
+    Pte *dst = phys_to_ptr<Pte>(root);
+    for (int i = USER_ROOT_ENTRIES; i < PT_ENTRIES; i++) dst[i] = src[i];
+  }
+  return PageTable(root);
+}
+
+Pte *PageTable::find(VirtAddr va) const {
+  if (!va.is_user()) return nullptr;
+  Pte *table = phys_to_ptr<Pte>(root_);
+  for (int level = 2; level > 0; level--) {
+    Pte &e = table[vpn(va, level)];
+    if (!e.valid() || e.is_leaf()) return nullptr; // no superpages in the user half
+    table = phys_to_ptr<Pte>(e.phys());
+  }
+  return &table[vpn(va, 0)];
+}
+
+Result<Pte *> PageTable::find_or_create(VirtAddr va) {
+  if (!va.is_user()) return Error::BadAddress;
+  Pte *table = phys_to_ptr<Pte>(root_);
+  for (int level = 2; level > 0; level--) {
+    Pte &e = table[vpn(va, level)];
+    if (!e.valid()) {
+      PhysAddr next = TRY(frames.alloc_zeroed(FrameKind::PageTable));
+      e = Pte::make(next, pte::Valid); // V alone: a pointer to the next level
+    }
+    table = phys_to_ptr<Pte>(e.phys());
+  }
+  return &table[vpn(va, 0)];
+}
+
+void PageTable::destroy() {
+  if (is_null()) return;
+  Pte *l2 = phys_to_ptr<Pte>(root_);
+  for (int i = 0; i < USER_ROOT_ENTRIES; i++) {
+    if (!l2[i].valid()) continue;
+    Pte *l1 = phys_to_ptr<Pte>(l2[i].phys());
+    for (int j = 0; j < PT_ENTRIES; j++) {
+      if (l1[j].valid()) frames.unref(l1[j].phys());
+    }
+    frames.unref(l2[i].phys());
+    l2[i] = Pte{};
+  }
+  frames.unref(root_);
+  root_ = PhysAddr();
+}
+
+} // namespace mm
