@@ -1,0 +1,422 @@
+// File system calls: argument checking, then the fs/ layers do the work.
+//
+// Every user-supplied value is checked here: a bad descriptor, pointer or
+// path makes the call return -1, never a kernel panic.
+
+#include "fs/file.h"
+#include "fs/fs.h"
+#include "fs/log.h"
+#include "fs/pipe.h"
+#include "kernel/fcntl.h"
+#include "kernel/param.h"
+#include "kernel/stat.h"
+#include "lib/print.h"
+#include "lib/string.h"
+#include "mm/addr.h"
+#include "mm/frame.h"
+#include "proc/proc.h"
+#include "sys/syscall.h"
+
+namespace {
+
+constexpr uint64 ERR = static_cast<uint64>(-1);
+
+// The open File for descriptor argument n, or nullptr.
+File *argfd(int n, int *pfd = nullptr) {
+  int fd = argint(n);
+  if (fd < 0 || fd >= NOFILE) return nullptr;
+  File *f = myproc()->ofile[fd];
+  if (f != nullptr && pfd != nullptr) *pfd = fd;
+  return f;
+}
+
+// Give f the lowest free descriptor of the current process: the descriptor,
+// or -1 if all are in use.
+int fdalloc(File *f) {
+  Proc *p = myproc();
+  for (int fd = 0; fd < NOFILE; fd++) {
+    if (p->ofile[fd] == nullptr) {
+      p->ofile[fd] = f;
+      return fd;
+    }
+  }
+  return -1;
+}
+
+// A directory is empty when it holds nothing but "." and "..", the first two
+// entries.
+bool isdirempty(Inode *dp) {
+  dirent de;
+  for (uint off = 2 * sizeof(de); off < dp->size; off += sizeof(de)) {
+    if (readi(dp, false, reinterpret_cast<uint64>(&de), off, sizeof(de)) != sizeof(de))
+      return false; // unreadable: treat as not empty, refuse to remove it
+    if (de.inum != 0) return false;
+  }
+  return true;
+}
+
+// Create path as a new inode of the given type (for T_FILE, opening an
+// existing file or device is fine). Returns it locked and referenced, or
+// nullptr. Runs inside a transaction.
+Inode *create(const char *path, short type, short major, short minor) {
+  char name[DIRSIZ];
+  Inode *dp = nameiparent(path, name);
+  if (dp == nullptr) return nullptr;
+  ilock(dp);
+
+  if (Inode *ip = dirlookup(dp, name, nullptr)) {
+    iunlockput(dp);
+    ilock(ip);
+    if (type == T_FILE && (ip->type == T_FILE || ip->type == T_DEVICE)) return ip;
+    iunlockput(ip);
+    return nullptr;
+  }
+
+  Inode *ip = ialloc(dp->dev, type);
+  if (ip == nullptr) {
+    iunlockput(dp);
+    return nullptr;
+  }
+  ilock(ip);
+  ip->major = major;
+  ip->minor = minor;
+  ip->nlink = 1;
+  iupdate(ip);
+
+  bool ok = true;
+  if (type == T_DIR) {
+    // "." and "..". The link "." does not count in ip->nlink: a directory
+    // must not keep itself alive.
+    ok = dirlink(ip, ".", ip->inum) == 0 && dirlink(ip, "..", dp->inum) == 0;
+  }
+  ok = ok && dirlink(dp, name, ip->inum) == 0;
+  if (!ok) {
+    // Undo: with nlink 0 the last iput frees the inode and its blocks.
+    ip->nlink = 0;
+    iupdate(ip);
+    iunlockput(ip);
+    iunlockput(dp);
+    return nullptr;
+  }
+
+  if (type == T_DIR) {
+    dp->nlink++; // for the new directory's ".."
+    iupdate(dp);
+  }
+  iunlockput(dp);
+  return ip;
+}
+
+// Fetch the path argument n: true on success.
+bool argpath(int n, char path[MAXPATH]) { return argstr(n, path, MAXPATH) >= 0; }
+
+// sys_exec's argument strings, one kernel frame each. The destructor gives
+// them back whatever path sys_exec leaves by.
+class ExecArgs {
+public:
+  ExecArgs() = default;
+  ExecArgs(const ExecArgs &) = delete;
+  ExecArgs &operator=(const ExecArgs &) = delete;
+  ~ExecArgs() {
+    for (int i = 0; i < count_; i++) mm::frames.unref(mm::ptr_to_phys(argv_[i]));
+  }
+
+  // Copy the NULL-terminated user array of string pointers at uargv.
+  bool fetch(uint64 uargv) {
+    for (int i = 0;; i++) {
+      if (i >= MAXARG) return false; // too many arguments
+      uint64 uarg;
+      if (fetchaddr(uargv + sizeof(uint64) * static_cast<uint64>(i), &uarg) < 0) return false;
+      if (uarg == 0) return true; // argv_[i] is already nullptr
+      auto frame = mm::frames.alloc(mm::FrameKind::Kernel);
+      if (frame.is_error()) return false;
+      argv_[i] = mm::phys_to_ptr<char>(frame.value());
+      count_ = i + 1;
+      if (fetchstr(uarg, argv_[i], static_cast<int>(mm::PAGE_SIZE)) < 0) return false;
+    }
+  }
+
+  char **argv() { return argv_; }
+
+private:
+  char *argv_[MAXARG + 1] = {}; // NULL-terminated
+  int count_ = 0;               // frames held
+};
+
+} // namespace
+
+uint64 sys_dup() {
+  File *f = argfd(0);
+  if (f == nullptr) return ERR;
+  int fd = fdalloc(f);
+  if (fd < 0) return ERR;
+  filedup(f);
+  return static_cast<uint64>(fd);
+}
+
+uint64 sys_read() {
+  uint64 addr = argaddr(1);
+  int n = argint(2);
+  File *f = argfd(0);
+  if (f == nullptr || n < 0) return ERR;
+  return static_cast<uint64>(static_cast<long>(fileread(f, addr, n)));
+}
+
+uint64 sys_write() {
+  uint64 addr = argaddr(1);
+  int n = argint(2);
+  File *f = argfd(0);
+  if (f == nullptr || n < 0) return ERR;
+  return static_cast<uint64>(static_cast<long>(filewrite(f, addr, n)));
+}
+
+uint64 sys_close() {
+  int fd;
+  File *f = argfd(0, &fd);
+  if (f == nullptr) return ERR;
+  myproc()->ofile[fd] = nullptr;
+  fileclose(f);
+  return 0;
+}
+
+uint64 sys_fstat() {
+  uint64 st = argaddr(1);
+  File *f = argfd(0);
+  if (f == nullptr) return ERR;
+  return static_cast<uint64>(static_cast<long>(filestat(f, st)));
+}
+
+// Make new the name of the file old names (a hard link).
+uint64 sys_link() {
+  char old[MAXPATH], new_[MAXPATH], name[DIRSIZ];
+  if (!argpath(0, old) || !argpath(1, new_)) return ERR;
+
+  begin_op();
+  Inode *ip = namei(old);
+  if (ip == nullptr) {
+    end_op();
+    return ERR;
+  }
+  ilock(ip);
+  if (ip->type == T_DIR) { // no links to directories: the tree stays a tree
+    iunlockput(ip);
+    end_op();
+    return ERR;
+  }
+  // Count the link before making it: a crash in between leaves a too-high
+  // count (a leak), never a too-low one (a file freed while still named).
+  ip->nlink++;
+  iupdate(ip);
+  iunlock(ip);
+
+  Inode *dp = nameiparent(new_, name);
+  bool linked = false;
+  if (dp != nullptr) {
+    ilock(dp);
+    // A link cannot cross devices.
+    linked = dp->dev == ip->dev && dirlink(dp, name, ip->inum) == 0;
+    iunlockput(dp);
+  }
+  if (!linked) {
+    ilock(ip);
+    ip->nlink--;
+    iupdate(ip);
+    iunlockput(ip);
+    end_op();
+    return ERR;
+  }
+  iput(ip);
+  end_op();
+  return 0;
+}
+
+uint64 sys_unlink() {
+  char path[MAXPATH], name[DIRSIZ];
+  if (!argpath(0, path)) return ERR;
+
+  begin_op();
+  Inode *dp = nameiparent(path, name);
+  if (dp == nullptr) {
+    end_op();
+    return ERR;
+  }
+  ilock(dp);
+
+  // Never remove "." or "..": the directory tree would lose its shape.
+  uint off;
+  Inode *ip = nullptr;
+  if (namecmp(name, ".") == 0 || namecmp(name, "..") == 0 ||
+      (ip = dirlookup(dp, name, &off)) == nullptr) {
+    iunlockput(dp);
+    end_op();
+    return ERR;
+  }
+  ilock(ip);
+  if (ip->nlink < 1) panic("unlink: inode %u has no links", ip->inum);
+  if (ip->type == T_DIR && !isdirempty(ip)) {
+    iunlockput(ip);
+    iunlockput(dp);
+    end_op();
+    return ERR;
+  }
+
+  dirent de;
+  memset(&de, 0, sizeof(de));
+  if (writei(dp, false, reinterpret_cast<uint64>(&de), off, sizeof(de)) != sizeof(de))
+    panic("unlink: cannot clear the directory entry");
+  if (ip->type == T_DIR) {
+    dp->nlink--; // the removed directory's ".." named dp
+    iupdate(dp);
+  }
+  iunlockput(dp);
+
+  ip->nlink--;
+  iupdate(ip);
+  iunlockput(ip); // frees the inode if nothing else names or holds it
+  end_op();
+  return 0;
+}
+
+uint64 sys_open() {
+  char path[MAXPATH];
+  int omode = argint(1);
+  if (!argpath(0, path)) return ERR;
+
+  begin_op();
+  Inode *ip;
+  if (omode & O_CREATE) {
+    ip = create(path, T_FILE, 0, 0);
+    if (ip == nullptr) {
+      end_op();
+      return ERR;
+    }
+  } else {
+    ip = namei(path);
+    if (ip == nullptr) {
+      end_op();
+      return ERR;
+    }
+    ilock(ip);
+    if (ip->type == T_DIR && omode != O_RDONLY) { // directories are read-only
+      iunlockput(ip);
+      end_op();
+      return ERR;
+    }
+  }
+
+  if (ip->type == T_DEVICE && (ip->major < 0 || ip->major >= NDEV)) {
+    iunlockput(ip);
+    end_op();
+    return ERR;
+  }
+
+  File *f = filealloc();
+  int fd = f ? fdalloc(f) : -1;
+  if (fd < 0) {
+    if (f) fileclose(f);
+    iunlockput(ip);
+    end_op();
+    return ERR;
+  }
+
+  if (ip->type == T_DEVICE) {
+    f->type = File::Type::Device;
+    f->major = ip->major;
+  } else {
+    f->type = File::Type::Inode;
+    f->off = 0;
+  }
+  f->ip = ip;
+  f->readable = !(omode & O_WRONLY);
+  f->writable = (omode & O_WRONLY) || (omode & O_RDWR);
+
+  if ((omode & O_TRUNC) && ip->type == T_FILE) itrunc(ip);
+
+  iunlock(ip);
+  end_op();
+  return static_cast<uint64>(fd);
+}
+
+uint64 sys_mkdir() {
+  char path[MAXPATH];
+  if (!argpath(0, path)) return ERR;
+  begin_op();
+  Inode *ip = create(path, T_DIR, 0, 0);
+  if (ip == nullptr) {
+    end_op();
+    return ERR;
+  }
+  iunlockput(ip);
+  end_op();
+  return 0;
+}
+
+uint64 sys_mknod() {
+  char path[MAXPATH];
+  short major = static_cast<short>(argint(1));
+  short minor = static_cast<short>(argint(2));
+  if (!argpath(0, path)) return ERR;
+  begin_op();
+  Inode *ip = create(path, T_DEVICE, major, minor);
+  if (ip == nullptr) {
+    end_op();
+    return ERR;
+  }
+  iunlockput(ip);
+  end_op();
+  return 0;
+}
+
+uint64 sys_chdir() {
+  char path[MAXPATH];
+  Proc *p = myproc();
+  if (!argpath(0, path)) return ERR;
+
+  begin_op();
+  Inode *ip = namei(path);
+  if (ip == nullptr) {
+    end_op();
+    return ERR;
+  }
+  ilock(ip);
+  if (ip->type != T_DIR) {
+    iunlockput(ip);
+    end_op();
+    return ERR;
+  }
+  iunlock(ip);
+  iput(p->cwd);
+  end_op();
+  p->cwd = ip;
+  return 0;
+}
+
+uint64 sys_exec() {
+  char path[MAXPATH];
+  uint64 uargv = argaddr(1);
+  if (!argpath(0, path)) return ERR;
+
+  ExecArgs args;
+  if (!args.fetch(uargv)) return ERR;
+  return static_cast<uint64>(static_cast<long>(exec(path, args.argv())));
+}
+
+uint64 sys_pipe() {
+  uint64 fdarray = argaddr(0); // user pointer to int[2]
+  Proc *p = myproc();
+
+  File *rf, *wf;
+  if (pipealloc(&rf, &wf) < 0) return ERR;
+
+  int fd0 = fdalloc(rf);
+  int fd1 = fd0 >= 0 ? fdalloc(wf) : -1;
+  if (fd1 < 0 || copyout(p, fdarray, &fd0, sizeof(fd0)) < 0 ||
+      copyout(p, fdarray + sizeof(fd0), &fd1, sizeof(fd1)) < 0) {
+    if (fd0 >= 0) p->ofile[fd0] = nullptr;
+    if (fd1 >= 0) p->ofile[fd1] = nullptr;
+    fileclose(rf);
+    fileclose(wf);
+    return ERR;
+  }
+  return 0;
+}
