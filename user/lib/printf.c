@@ -2,10 +2,12 @@
 //
 // Conversions: %d %i %u %x %X %p %s %c %%, with the length modifiers l and
 // ll (64-bit; z too), the flags '-' (left-justify) and '0' (zero-pad), and a
-// field width. Output to a file descriptor is collected in a buffer on the
-// stack and handed to write() when the buffer fills and at the end, so a
-// printf that fits in the buffer is a single write: lines from concurrent
-// processes then do not interleave character by character.
+// field width. A bare %l (older xv6) prints a 64-bit unsigned decimal.
+//
+// Output to a file descriptor is collected in a buffer on the stack and
+// handed to write() when the buffer fills and at the end, so a printf that
+// fits in the buffer is a single write: lines from concurrent processes
+// then do not interleave character by character.
 
 #include <stdarg.h>
 
@@ -150,11 +152,21 @@ static void format(struct out *o, const char *fmt, va_list ap) {
       put(o, '%');
       break;
     case 0:
+      if (longs > 0) { // "%l" at the very end
+        put_num(o, va_arg(ap, uint64), 0, 10, 0, width, left, zero);
+        return;
+      }
       // Format ends inside a conversion: print what we have and stop.
       for (; *start; start++)
         put(o, *start);
       return;
     default:
+      if (longs > 0) {
+        // Older xv6 printf took a bare "%l" as a 64-bit decimal.
+        put_num(o, va_arg(ap, uint64), 0, 10, 0, width, left, zero);
+        fmt--; // the character after the 'l' is ordinary text
+        break;
+      }
       // Unknown conversion: print it literally so the mistake is visible.
       for (; start <= fmt; start++)
         put(o, *start);

@@ -1,0 +1,5 @@
+// false: do nothing, unsuccessfully.
+#include "kernel/types.h"
+#include "user/user.h"
+
+int main(void) { return 1; }

@@ -1,0 +1,23 @@
+// vmstat: print the kernel's memory statistics, one "name value" per line.
+#include "kernel/types.h"
+#include "kernel/memstat.h"
+#include "user/user.h"
+
+int main(void) {
+  struct memstat ms;
+  if (memstat(&ms) < 0) {
+    fprintf(2, "vmstat: memstat failed\n");
+    return 1;
+  }
+  printf("total_frames %lu\n"
+         "free_frames %lu\n"
+         "cow_faults %lu\n"
+         "cow_copies %lu\n"
+         "cow_reuses %lu\n"
+         "fork_shared %lu\n"
+         "fork_copied %lu\n"
+         "frames_allocated %lu\n",
+         ms.total_frames, ms.free_frames, ms.cow_faults, ms.cow_copies, ms.cow_reuses,
+         ms.fork_shared, ms.fork_copied, ms.frames_allocated);
+  return 0;
+}
