@@ -35,11 +35,13 @@ LIBGCC = $(shell $(CXX) $(ARCHFLAGS) -print-libgcc-file-name)
 
 $(B)/kernel/%.cpp.o: kernel/%.cpp | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CXX) $(KCXXFLAGS) -c $< -o $@
+	@echo "  CXX  $<"
+	@$(CXX) $(KCXXFLAGS) -c $< -o $@
 
 $(B)/kernel/%.S.o: kernel/%.S | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CXX) $(KCXXFLAGS) -c $< -o $@
+	@echo "  CXX  $<"
+	@$(CXX) $(KCXXFLAGS) -c $< -o $@
 
 $(B)/kernel.elf: $(KERNEL_OBJS) kernel/kernel.ld
 	$(LD) -nostdlib -no-pie -z max-page-size=4096 --no-warn-rwx-segments -T kernel/kernel.ld \

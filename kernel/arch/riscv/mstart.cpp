@@ -14,6 +14,8 @@ constexpr mm::Pte gigapage(uint64 pa) {
   return mm::Pte::make(mm::PhysAddr(pa), Valid | Read | Write | Exec | Global | Accessed | Dirty);
 }
 
+} // namespace
+
 struct alignas(4096) RootTable {
   mm::Pte entries[512];
 };
@@ -22,15 +24,15 @@ struct alignas(4096) RootTable {
 // RAM) mapped with 1 GiB pages at the direct map. Built at compile time, so
 // every hart can load it without waiting for another. Every user address
 // space copies entries 256..511 from it.
-constexpr RootTable make_kernel_root() {
+static constexpr RootTable make_kernel_root() {
   RootTable t{};
   for (uint64 i = 0; i < 4; i++) t.entries[DIRECT_MAP_SLOT + i] = gigapage(i * GIB);
   return t;
 }
 
-} // namespace
-
+extern "C" {
 constinit RootTable kernel_root_table = make_kernel_root();
+}
 
 extern "C" void mstart() {
   // mret goes to supervisor mode.

@@ -1,0 +1,70 @@
+// Flattened device tree (devicetree spec v0.4, chapter 5): a header, a
+// structure block of tokens, and a strings block. All numbers big-endian.
+#include "arch/riscv/fdt.h"
+
+#include "lib/string.h"
+
+namespace {
+
+constexpr uint32 FDT_MAGIC = 0xd00dfeed;
+constexpr uint32 FDT_BEGIN_NODE = 1;
+constexpr uint32 FDT_END_NODE = 2;
+constexpr uint32 FDT_PROP = 3;
+constexpr uint32 FDT_NOP = 4;
+constexpr uint32 FDT_END = 9;
+
+uint32 be32(const void *p) {
+  auto *b = static_cast<const uint8 *>(p);
+  return (uint32(b[0]) << 24) | (uint32(b[1]) << 16) | (uint32(b[2]) << 8) | b[3];
+}
+uint64 be64(const void *p) {
+  auto *b = static_cast<const uint8 *>(p);
+  return (uint64(be32(b)) << 32) | be32(b + 4);
+}
+uint64 align4(uint64 x) { return (x + 3) & ~3UL; }
+
+} // namespace
+
+uint64 fdt_memory_end(const void *fdt) {
+  auto *base = static_cast<const uint8 *>(fdt);
+  if (be32(base) != FDT_MAGIC) return 0;
+  const uint8 *structs = base + be32(base + 8);
+  const char *strings = reinterpret_cast<const char *>(base + be32(base + 12));
+
+  bool in_memory = false;
+  int depth = 0, memory_depth = -1;
+  for (uint64 off = 0;;) {
+    uint32 token = be32(structs + off);
+    off += 4;
+    switch (token) {
+    case FDT_BEGIN_NODE: {
+      const char *name = reinterpret_cast<const char *>(structs + off);
+      depth++;
+      if (strncmp(name, "memory", 6) == 0) {
+        in_memory = true;
+        memory_depth = depth;
+      }
+      off = align4(off + strlen(name) + 1);
+      break;
+    }
+    case FDT_END_NODE:
+      if (depth == memory_depth) in_memory = false;
+      depth--;
+      break;
+    case FDT_PROP: {
+      uint32 len = be32(structs + off);
+      const char *name = strings + be32(structs + off + 4);
+      const uint8 *value = structs + off + 8;
+      // QEMU virt: #address-cells = #size-cells = 2, so reg is <addr64 size64>.
+      if (in_memory && strncmp(name, "reg", 4) == 0 && len >= 16) return be64(value) + be64(value + 8);
+      off = align4(off + 8 + len);
+      break;
+    }
+    case FDT_NOP:
+      break;
+    case FDT_END:
+    default:
+      return 0;
+    }
+  }
+}

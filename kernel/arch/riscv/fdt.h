@@ -1,0 +1,7 @@
+// Just enough of a flattened device tree reader to learn the size of RAM.
+#pragma once
+
+#include "lib/types.h"
+
+// End (exclusive) of the first /memory node's range, or 0 if none is found.
+uint64 fdt_memory_end(const void *fdt);

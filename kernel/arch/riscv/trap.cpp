@@ -1,0 +1,160 @@
+// Trap handling. A trap from user mode arrives through uservec (trapvec.S)
+// in usertrap(); one from supervisor mode through kernelvec in kerneltrap().
+#include "arch/riscv/trap.h"
+
+#include "arch/riscv/csr.h"
+#include "arch/riscv/plic.h"
+#include "arch/riscv/platform.h"
+#include "dev/uart.h"
+#include "dev/virtio_blk.h"
+#include "lib/cpu.h"
+#include "lib/print.h"
+#include "mm/address_space.h"
+#include "proc/proc.h"
+#include "sys/syscall.h"
+
+extern "C" {
+void uservec();
+void kernelvec();
+[[noreturn]] void userret(TrapFrame *tf);
+void usertrap();
+void kerneltrap();
+}
+
+Spinlock tickslock{"ticks"};
+uint ticks = 0;
+
+namespace {
+
+constexpr uint64 TICK_INTERVAL = 1000000; // time runs at 10 MHz: 10 ticks per second
+constexpr int STIMECMP = 0x14d;           // Sstc supervisor timer compare
+
+void set_next_timer() {
+  uint64 next = riscv::read_time() + TICK_INTERVAL;
+  asm volatile("csrw %0, %1" ::"i"(STIMECMP), "r"(next));
+}
+
+enum class Interrupt { None, Timer, Device };
+
+// Handle an interrupt if scause says it is one.
+Interrupt device_interrupt(uint64 scause) {
+  if (scause == (riscv::SCAUSE_INTERRUPT | riscv::IRQ_S_EXTERNAL)) {
+    int irq = plic_claim();
+    if (irq == platform::UART0_IRQ) uart_intr();
+    else if (irq == platform::VIRTIO0_IRQ) virtio_disk_intr();
+    else if (irq) kprintf("unexpected interrupt irq=%d\n", irq);
+    if (irq) plic_complete(irq);
+    return Interrupt::Device;
+  }
+  if (scause == (riscv::SCAUSE_INTERRUPT | riscv::IRQ_S_TIMER)) {
+    if (cpu::id() == 0) {
+      SpinGuard g(tickslock);
+      ticks++;
+      wakeup(&ticks);
+    }
+    set_next_timer();
+    return Interrupt::Timer;
+  }
+  return Interrupt::None;
+}
+
+const char *access_name(mm::Access a) {
+  return a == mm::Access::Write ? "store" : a == mm::Access::Exec ? "instruction" : "load";
+}
+
+// A page fault in user mode: resolve it through the address space (COW,
+// demand zero) or kill the process with a one-line reason.
+void user_page_fault(Proc *p, uint64 va, mm::Access access) {
+  Result<void> r;
+  {
+    SpinGuard g(p->vm_lock);
+    r = p->as.handle_fault(mm::VirtAddr(va), access);
+  }
+  if (r.ok()) return;
+  kprintf("pid %d (%s): killed: %s at %p (%s fault, pc %p)\n", p->pid, p->name, error_name(r.error()),
+          reinterpret_cast<void *>(va), access_name(access), reinterpret_cast<void *>(p->trapframe.epc));
+  setkilled(p);
+}
+
+} // namespace
+
+void trap_init_hart() {
+  csr_write(stvec, reinterpret_cast<uint64>(kernelvec));
+  csr_write(scounteren, 7); // user mode may read cycle, time, instret
+  csr_set(sie, riscv::SIE_SEIE | riscv::SIE_STIE);
+  set_next_timer();
+}
+
+extern "C" void usertrap() {
+  if (csr_read(sstatus) & riscv::SSTATUS_SPP) panic("usertrap: not from user mode");
+  csr_write(stvec, reinterpret_cast<uint64>(kernelvec)); // we are in the kernel now
+
+  Proc *p = myproc();
+  p->trapframe.epc = csr_read(sepc);
+  uint64 scause = csr_read(scause);
+  Interrupt intr = Interrupt::None;
+
+  if (scause == riscv::EXC_ECALL_U) {
+    if (killed(p)) exit(-1);
+    p->trapframe.epc += 4; // return past the ecall
+    riscv::intr_on();      // sstatus.SIE was cleared by the trap
+    syscall();
+  } else if ((intr = device_interrupt(scause)) != Interrupt::None) {
+    // handled
+  } else if (scause == riscv::EXC_STORE_PAGE_FAULT) {
+    user_page_fault(p, csr_read(stval), mm::Access::Write);
+  } else if (scause == riscv::EXC_LOAD_PAGE_FAULT) {
+    user_page_fault(p, csr_read(stval), mm::Access::Read);
+  } else if (scause == riscv::EXC_INSTR_PAGE_FAULT) {
+    user_page_fault(p, csr_read(stval), mm::Access::Exec);
+  } else {
+    kprintf("pid %d (%s): killed: unexpected trap scause %p stval %p pc %p\n", p->pid, p->name,
+            reinterpret_cast<void *>(scause), reinterpret_cast<void *>(csr_read(stval)),
+            reinterpret_cast<void *>(p->trapframe.epc));
+    setkilled(p);
+  }
+
+  if (killed(p)) exit(-1);
+  if (intr == Interrupt::Timer) yield();
+  usertrapret();
+}
+
+void usertrapret() {
+  Proc *p = myproc();
+  // Interrupts off until sret: a trap now would go to uservec while we are
+  // still in the kernel.
+  riscv::intr_off();
+  csr_write(stvec, reinterpret_cast<uint64>(uservec));
+
+  TrapFrame &tf = p->trapframe;
+  tf.kernel_sp = reinterpret_cast<uint64>(p->kstack) + KSTACK_SIZE;
+  tf.kernel_trap = reinterpret_cast<uint64>(usertrap);
+  tf.kernel_hart = riscv::hart_id();
+
+  uint64 s = csr_read(sstatus);
+  s &= ~riscv::SSTATUS_SPP; // sret goes to user mode
+  s |= riscv::SSTATUS_SPIE; // with interrupts enabled
+  csr_write(sstatus, s);
+  csr_write(sepc, tf.epc);
+  userret(&tf);
+}
+
+extern "C" void kerneltrap() {
+  uint64 sepc = csr_read(sepc);
+  uint64 sstatus = csr_read(sstatus);
+  uint64 scause = csr_read(scause);
+  if (!(sstatus & riscv::SSTATUS_SPP)) panic("kerneltrap: not from supervisor mode");
+  if (riscv::intr_get()) panic("kerneltrap: interrupts enabled");
+
+  Interrupt intr = device_interrupt(scause);
+  if (intr == Interrupt::None)
+    panic("kernel trap: scause %p sepc %p stval %p", reinterpret_cast<void *>(scause),
+          reinterpret_cast<void *>(sepc), reinterpret_cast<void *>(csr_read(stval)));
+
+  // Give up the CPU on a timer tick if a process is running here.
+  if (intr == Interrupt::Timer && myproc() && myproc()->state == ProcState::Running) yield();
+
+  // yield() may have caused traps: restore what sret needs.
+  csr_write(sepc, sepc);
+  csr_write(sstatus, sstatus);
+}

@@ -1,0 +1,11 @@
+// Traps: system calls, page faults, device and timer interrupts.
+#pragma once
+
+#include "lib/spinlock.h"
+#include "lib/types.h"
+
+extern Spinlock tickslock;
+extern uint ticks; // timer ticks since boot (10 per second)
+
+void trap_init_hart(); // stvec, timer, interrupt enables
+[[noreturn]] void usertrapret();

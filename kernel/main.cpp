@@ -1,0 +1,69 @@
+// kmain: where every hart arrives in supervisor mode, paging on, running at
+// the kernel's virtual addresses (see arch/riscv/entry.S). Hart 0 sets up the
+// machine; the others wait for it, then all of them schedule processes.
+#include <atomic>
+
+#include "arch/riscv/csr.h"
+#include "arch/riscv/fdt.h"
+#include "arch/riscv/plic.h"
+#include "arch/riscv/platform.h"
+#include "arch/riscv/trap.h"
+#include "dev/console.h"
+#include "dev/virtio_blk.h"
+#include "fs/buf.h"
+#include "fs/file.h"
+#include "fs/fs.h"
+#include "lib/print.h"
+#include "mm/frame.h"
+#include "mm/page_table.h"
+#include "proc/proc.h"
+
+extern "C" char kernel_end[];
+extern "C" void (*__init_array_start[])();
+extern "C" void (*__init_array_end[])();
+extern "C" char kernel_root_table[];
+
+namespace {
+
+std::atomic<bool> started{false};
+std::atomic<int> harts_up{0};
+
+void init_memory(uint64 dtb_pa) {
+  mm::direct_map_base = KERNEL_DIRECT_MAP;
+  uint64 ram_end = fdt_memory_end(mm::phys_to_ptr(mm::PhysAddr(dtb_pa)));
+  if (ram_end == 0) ram_end = platform::RAM_BASE + 128 * 1024 * 1024;
+  // Keep the device tree out of the frame pool (QEMU puts it near the top of RAM).
+  if (dtb_pa > platform::RAM_BASE && dtb_pa < ram_end) ram_end = mm::page_round_down(dtb_pa);
+  mm::frames.init(mm::ptr_to_phys(kernel_end), mm::PhysAddr(ram_end));
+  mm::PageTable::set_kernel_root(mm::ptr_to_phys(&kernel_root_table));
+}
+
+} // namespace
+
+extern "C" [[noreturn]] void kmain(uint64 hartid, uint64 dtb_pa) {
+  if (hartid == 0) {
+    for (auto f = __init_array_start; f != __init_array_end; ++f) (*f)();
+    console_init();
+    init_memory(dtb_pa);
+    kprintf("\ncowix: booting, %lu MiB free in %lu frames\n", mm::frames.free_count() * mm::PAGE_SIZE >> 20,
+            mm::frames.total());
+    procinit();
+    trap_init_hart();
+    plic_init();
+    plic_init_hart();
+    binit();
+    iinit();
+    fileinit();
+    virtio_disk_init();
+    userinit();
+    harts_up.fetch_add(1);
+    started.store(true, std::memory_order_release);
+  } else {
+    while (!started.load(std::memory_order_acquire)) {
+    }
+    trap_init_hart();
+    plic_init_hart();
+    harts_up.fetch_add(1);
+  }
+  scheduler();
+}

@@ -1,0 +1,381 @@
+// Processes and scheduling, in the manner of xv6: a fixed table of
+// processes, one scheduler loop per hart, sleep/wakeup on channels.
+//
+// Locks: p->lock protects state/chan/killed/xstate/pid; wait_lock protects
+// every p->parent and is taken before any p->lock; p->vm_lock protects the
+// address spaces (see proc.h).
+#include "proc/proc.h"
+
+#include "arch/riscv/csr.h"
+#include "arch/riscv/trap.h"
+#include "fs/file.h"
+#include "fs/fs.h"
+#include "fs/log.h"
+#include "kernel/param.h"
+#include "lib/cpu.h"
+#include "lib/print.h"
+#include "lib/string.h"
+#include "mm/frame.h"
+#include "mm/stats.h"
+#include "mm/uaccess.h"
+
+extern "C" void swtch(Context *old, Context *next);
+void forkret_entry();
+
+Proc procs[NPROC];
+Cpu cpus[NCPU];
+mm::ForkMode fork_mode = mm::ForkMode::Cow;
+
+namespace {
+
+alignas(16) uint8 kstacks[NPROC][KSTACK_SIZE];
+Proc *initproc = nullptr;
+Spinlock pid_lock{"nextpid"};
+int next_pid = 1;
+// Taken before any p->lock; protects p->parent, so that a parent's wait()
+// and its children's exit() cannot miss each other's wakeups.
+Spinlock wait_lock{"wait"};
+
+int alloc_pid() {
+  SpinGuard g(pid_lock);
+  return next_pid++;
+}
+
+uint64 kernel_satp() { return mm::PageTable(mm::PageTable::kernel_root()).satp(); }
+
+// Release everything a dead process still holds. p->lock must be held.
+void freeproc(Proc *p) {
+  {
+    SpinGuard g(p->vm_lock);
+    p->as.destroy();
+    p->exec_as.destroy();
+  }
+  p->pid = 0;
+  p->parent = nullptr;
+  p->name[0] = 0;
+  p->chan = nullptr;
+  p->killed = false;
+  p->xstate = 0;
+  p->state = ProcState::Unused;
+}
+
+// Find an unused slot and set it up to start in forkret() on its own kernel
+// stack. Returns with p->lock held, or null.
+Proc *allocproc() {
+  for (Proc &p : procs) {
+    p.lock.lock();
+    if (p.state != ProcState::Unused) {
+      p.lock.unlock();
+      continue;
+    }
+    p.pid = alloc_pid();
+    p.state = ProcState::Used;
+    Result<void> r;
+    {
+      SpinGuard g(p.vm_lock);
+      r = p.as.init();
+    }
+    if (r.is_error()) {
+      freeproc(&p);
+      p.lock.unlock();
+      return nullptr;
+    }
+    p.trapframe = TrapFrame{};
+    p.context = Context{};
+    p.context.ra = reinterpret_cast<uint64>(forkret_entry);
+    p.context.sp = reinterpret_cast<uint64>(p.kstack) + KSTACK_SIZE;
+    return &p;
+  }
+  return nullptr;
+}
+
+// Give a child to init. Caller holds wait_lock.
+void reparent(Proc *p) {
+  for (Proc &pp : procs) {
+    if (pp.parent == p) {
+      pp.parent = initproc;
+      wakeup(initproc);
+    }
+  }
+}
+
+} // namespace
+
+// A new process's first scheduling lands here (context.ra), still holding
+// p->lock from the scheduler.
+void forkret_entry() {
+  static bool first = true;
+  myproc()->lock.unlock();
+  if (first) {
+    // The file system must be initialised by a process (it sleeps on disk
+    // I/O), so the first one does it and then becomes init.
+    first = false;
+    fsinit(ROOTDEV);
+    Proc *p = myproc();
+    p->cwd = namei("/");
+    char name[] = "/init";
+    char *argv[] = {name, nullptr};
+    int argc = exec(name, argv);
+    if (argc < 0) panic("cannot exec /init");
+    p->trapframe.a0 = argc;
+  }
+  usertrapret();
+}
+
+Cpu *mycpu() { return &cpus[riscv::hart_id()]; }
+
+Proc *myproc() {
+  cpu::push_off();
+  Proc *p = mycpu()->proc;
+  cpu::pop_off();
+  return p;
+}
+
+void procinit() {
+  for (int i = 0; i < NPROC; i++) procs[i].kstack = kstacks[i];
+}
+
+void userinit() {
+  Proc *p = allocproc();
+  if (!p) panic("userinit: no process");
+  initproc = p;
+  safestrcpy(p->name, "init", sizeof p->name);
+  p->state = ProcState::Runnable;
+  p->lock.unlock();
+}
+
+int fork() {
+  Proc *p = myproc();
+  Proc *np = allocproc();
+  if (!np) return -1;
+
+  // Both address spaces are locked, in proc-table order (see vm_lock).
+  Result<void> r;
+  {
+    Proc *first = p < np ? p : np, *second = p < np ? np : p;
+    SpinGuard g1(first->vm_lock);
+    SpinGuard g2(second->vm_lock);
+    r = p->as.clone_into(np->as, fork_mode);
+  }
+  if (r.is_error()) {
+    freeproc(np);
+    np->lock.unlock();
+    return -1;
+  }
+
+  np->trapframe = p->trapframe;
+  np->trapframe.a0 = 0; // fork returns 0 in the child
+  for (int i = 0; i < NOFILE; i++)
+    if (p->ofile[i]) np->ofile[i] = filedup(p->ofile[i]);
+  np->cwd = idup(p->cwd);
+  safestrcpy(np->name, p->name, sizeof np->name);
+  int pid = np->pid;
+  np->lock.unlock();
+
+  {
+    SpinGuard g(wait_lock);
+    np->parent = p;
+  }
+  {
+    SpinGuard g(np->lock);
+    np->state = ProcState::Runnable;
+  }
+  return pid;
+}
+
+void exit(int status) {
+  Proc *p = myproc();
+  if (p == initproc) panic("init exiting");
+
+  for (File *&f : p->ofile) {
+    if (f) {
+      fileclose(f);
+      f = nullptr;
+    }
+  }
+  begin_op();
+  iput(p->cwd);
+  end_op();
+  p->cwd = nullptr;
+
+  // Give the user memory back now, not when the parent waits: leave the
+  // process's page table first (the kernel half is the same everywhere).
+  {
+    SpinGuard g(p->vm_lock);
+    csr_write(satp, kernel_satp());
+    riscv::flush_all();
+    p->as.destroy();
+  }
+
+  wait_lock.lock();
+  reparent(p);
+  wakeup(p->parent); // the parent may be sleeping in wait()
+  p->lock.lock();
+  p->xstate = status;
+  p->state = ProcState::Zombie;
+  wait_lock.unlock();
+  sched();
+  panic("zombie exit");
+}
+
+int wait(uint64 status_addr) {
+  Proc *p = myproc();
+  SpinGuard g(wait_lock);
+  for (;;) {
+    bool have_kids = false;
+    for (Proc &pp : procs) {
+      if (pp.parent != p) continue;
+      SpinGuard pg(pp.lock);
+      have_kids = true;
+      if (pp.state == ProcState::Zombie) {
+        int pid = pp.pid;
+        if (status_addr != 0 && copyout(p, status_addr, &pp.xstate, sizeof pp.xstate) < 0) return -1;
+        freeproc(&pp);
+        return pid;
+      }
+    }
+    if (!have_kids || killed(p)) return -1;
+    sleep(p, wait_lock);
+  }
+}
+
+void scheduler() {
+  Cpu *c = mycpu();
+  c->proc = nullptr;
+  for (;;) {
+    // Interrupts on, so that a device can wake a sleeping process, and any
+    // timer pending is taken before we commit to sleeping.
+    riscv::intr_on();
+    bool found = false;
+    for (Proc &p : procs) {
+      SpinGuard g(p.lock);
+      if (p.state != ProcState::Runnable) continue;
+      p.state = ProcState::Running;
+      c->proc = &p;
+      // Enter the process's address space. Switching satp is the one place
+      // the whole TLB is flushed: this hart may hold stale entries from a
+      // process that ran here before.
+      csr_write(satp, p.as.page_table().satp());
+      riscv::flush_all();
+      swtch(&c->context, &p.context);
+      // Back in the scheduler: leave that address space, which may be
+      // destroyed by another hart once the process runs there.
+      csr_write(satp, kernel_satp());
+      c->proc = nullptr;
+      found = true;
+    }
+    if (!found) asm volatile("wfi"); // idle harts do not spin the host CPU
+  }
+}
+
+// Switch to the scheduler. The caller holds only p->lock and has changed
+// p->state.
+void sched() {
+  Proc *p = myproc();
+  if (!p->lock.holding()) panic("sched: p->lock not held");
+  if (mycpu()->noff != 1) panic("sched: other locks held");
+  if (p->state == ProcState::Running) panic("sched: running");
+  if (riscv::intr_get()) panic("sched: interrupts enabled");
+  bool intena = mycpu()->intena;
+  swtch(&p->context, &mycpu()->context);
+  mycpu()->intena = intena;
+}
+
+void yield() {
+  Proc *p = myproc();
+  SpinGuard g(p->lock);
+  p->state = ProcState::Runnable;
+  sched();
+}
+
+// Atomically release lk and sleep on chan; reacquire lk when woken.
+void sleep(void *chan, Spinlock &lk) {
+  Proc *p = myproc();
+  // Holding p->lock, no wakeup can slip in between releasing lk and sleeping.
+  p->lock.lock();
+  lk.unlock();
+  p->chan = chan;
+  p->state = ProcState::Sleeping;
+  sched();
+  p->chan = nullptr;
+  p->lock.unlock();
+  lk.lock();
+}
+
+void wakeup(void *chan) {
+  Proc *me = myproc();
+  for (Proc &p : procs) {
+    if (&p == me) continue;
+    SpinGuard g(p.lock);
+    if (p.state == ProcState::Sleeping && p.chan == chan) p.state = ProcState::Runnable;
+  }
+}
+
+int kill(int pid) {
+  for (Proc &p : procs) {
+    SpinGuard g(p.lock);
+    if (p.pid == pid && p.state != ProcState::Unused) {
+      p.killed = true;
+      if (p.state == ProcState::Sleeping) p.state = ProcState::Runnable;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+void setkilled(Proc *p) {
+  SpinGuard g(p->lock);
+  p->killed = true;
+}
+
+bool killed(Proc *p) {
+  SpinGuard g(p->lock);
+  return p->killed;
+}
+
+int grow_proc(long n, uint64 *old_break) {
+  Proc *p = myproc();
+  SpinGuard g(p->vm_lock);
+  auto r = p->as.resize_heap(n);
+  if (r.is_error()) return -1;
+  *old_break = r.value();
+  return 0;
+}
+
+int copyout(Proc *p, uint64 dstva, const void *src, uint64 len) {
+  SpinGuard g(p->vm_lock);
+  return mm::copy_to_user(p->as, mm::VirtAddr(dstva), src, len).ok() ? 0 : -1;
+}
+
+int copyin(Proc *p, void *dst, uint64 srcva, uint64 len) {
+  SpinGuard g(p->vm_lock);
+  return mm::copy_from_user(p->as, dst, mm::VirtAddr(srcva), len).ok() ? 0 : -1;
+}
+
+int copyinstr(Proc *p, char *dst, uint64 srcva, uint64 max) {
+  SpinGuard g(p->vm_lock);
+  return mm::copy_string_from_user(p->as, dst, mm::VirtAddr(srcva), max).ok() ? 0 : -1;
+}
+
+int either_copyout(bool user_dst, uint64 dst, const void *src, uint64 len) {
+  if (user_dst) return copyout(myproc(), dst, src, len);
+  memmove(reinterpret_cast<void *>(dst), src, len);
+  return 0;
+}
+
+int either_copyin(void *dst, bool user_src, uint64 src, uint64 len) {
+  if (user_src) return copyin(myproc(), dst, src, len);
+  memmove(dst, reinterpret_cast<const void *>(src), len);
+  return 0;
+}
+
+// ^P on the console: list the processes. No locks, so that it works even
+// when the machine is wedged.
+void procdump() {
+  static const char *names[] = {"unused", "used", "sleep ", "runble", "run   ", "zombie"};
+  kprintf("\n");
+  for (Proc &p : procs) {
+    if (p.state == ProcState::Unused) continue;
+    kprintf("%d %s %s sz=%lu\n", p.pid, names[static_cast<int>(p.state)], p.name, p.as.size());
+  }
+}

@@ -1,0 +1,101 @@
+// Process and memory system calls.
+#include "arch/riscv/platform.h"
+#include "arch/riscv/trap.h"
+#include "kernel/memstat.h"
+#include "lib/print.h"
+#include "mm/audit.h"
+#include "mm/frame.h"
+#include "mm/stats.h"
+#include "proc/proc.h"
+#include "sys/syscall.h"
+
+extern mm::ForkMode fork_mode;
+
+namespace {
+constexpr uint64 FAIL = static_cast<uint64>(-1);
+} // namespace
+
+uint64 sys_fork() { return static_cast<uint64>(fork()); }
+
+uint64 sys_exit() { exit(argint(0)); }
+
+uint64 sys_wait() { return static_cast<uint64>(wait(argaddr(0))); }
+
+uint64 sys_kill() { return static_cast<uint64>(kill(argint(0))); }
+
+uint64 sys_getpid() { return static_cast<uint64>(myproc()->pid); }
+
+uint64 sys_sbrk() {
+  uint64 old;
+  if (grow_proc(argint(0), &old) < 0) return FAIL;
+  return old;
+}
+
+uint64 sys_sleep() {
+  int n = argint(0);
+  if (n < 0) n = 0;
+  SpinGuard g(tickslock);
+  uint start = ticks;
+  while (ticks - start < static_cast<uint>(n)) {
+    if (killed(myproc())) return FAIL;
+    sleep(&ticks, tickslock);
+  }
+  return 0;
+}
+
+uint64 sys_uptime() {
+  SpinGuard g(tickslock);
+  return ticks;
+}
+
+uint64 sys_memstat() {
+  memstat ms{};
+  ms.total_frames = mm::frames.total();
+  ms.free_frames = mm::frames.free_count();
+  ms.cow_faults = mm::counters.cow_faults.load();
+  ms.cow_copies = mm::counters.cow_copies.load();
+  ms.cow_reuses = mm::counters.cow_reuses.load();
+  ms.fork_shared = mm::counters.fork_shared.load();
+  ms.fork_copied = mm::counters.fork_copied.load();
+  ms.frames_allocated = mm::counters.frames_allocated.load();
+  return copyout(myproc(), argaddr(0), &ms, sizeof ms) < 0 ? FAIL : 0;
+}
+
+namespace {
+void report_violation(const char *what, mm::PhysAddr pa, mm::VirtAddr va) {
+  kprintf("vmaudit: %s: frame %p va %p\n", what, reinterpret_cast<void *>(pa.value),
+          reinterpret_cast<void *>(va.value));
+}
+} // namespace
+
+// Stop every address space from changing (all vm_locks, in table order) and
+// check the frame table against them.
+uint64 sys_vmaudit() {
+  mm::AddressSpace *spaces[2 * NPROC];
+  for (int i = 0; i < NPROC; i++) {
+    procs[i].vm_lock.lock();
+    spaces[2 * i] = &procs[i].as;
+    spaces[2 * i + 1] = &procs[i].exec_as;
+  }
+  uint64 violations = mm::audit(spaces, 2 * NPROC, report_violation);
+  for (int i = NPROC - 1; i >= 0; i--) procs[i].vm_lock.unlock();
+  return violations;
+}
+
+uint64 sys_forkmode() {
+  int mode = argint(0);
+  int old = static_cast<int>(fork_mode);
+  if (mode != FORK_COW && mode != FORK_EAGER) return FAIL;
+  fork_mode = static_cast<mm::ForkMode>(mode);
+  return static_cast<uint64>(old);
+}
+
+// Power off through QEMU's SiFive test device: 0x5555 = exit 0,
+// 0x3333 | code << 16 = exit code.
+uint64 sys_shutdown() {
+  uint32 code = static_cast<uint32>(argint(0)) & 0xff;
+  uint32 cmd = code == 0 ? 0x5555 : (0x3333 | (code << 16));
+  *platform::mmio<uint32>(platform::TEST_DEVICE) = cmd;
+  for (;;) {
+  }
+}
