@@ -87,6 +87,11 @@ Result<uint64> AddressSpace::resize_heap(long n) {
   if (!heap) return Error::Invalid;
   if (n >= 0) {
     if (grown < old || grown > USER_TOP) return Error::NoMemory;
+    // Regions never overlap: the break may not run into another region
+    // (map_zeroed would find its pages mapped and panic). sbrk fails instead.
+    for (auto &r : regions_)
+      if (&r != heap && r.in_use() && page_round_up(old) < r.end && r.start < page_round_up(grown))
+        return Error::NoMemory;
     TRY(map_zeroed(page_round_up(old), page_round_up(grown), heap->prot));
   } else {
     if (grown > old || grown < heap_start_) return Error::Invalid;
