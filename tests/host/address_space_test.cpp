@@ -178,6 +178,32 @@ TEST_F(AddressSpaceTest, HeapGrowthBeyondMaxvaOrWithoutMemoryFailsCleanly) {
   EXPECT_EQ(as.handle_fault(VirtAddr(heap + P), Access::Read).error(), Error::BadAddress);
 }
 
+// Regions never overlap: a region declared above the heap (as an mmap-style
+// region would be) stops the break, and sbrk fails instead of running into it.
+TEST_F(AddressSpaceTest, HeapGrowthStopsAtTheNextRegion) {
+  AddressSpace &as = new_as();
+  build_standard(as, 1);
+  const uint64 above = heap + 4 * P;
+  ASSERT_TRUE(as.add_region(above, above + P, prot::Read | prot::Write, RegionKind::Data).ok());
+  fill_frame(frame_of(as, above), 4242);
+  PhysAddr above_pa = pte_of(as, above)->phys();
+  uint64 free0 = frames.free_count();
+
+  auto r = as.resize_heap(static_cast<long>(4 * P)); // [heap+P, heap+5P) would cover it
+  ASSERT_TRUE(r.is_error());
+  EXPECT_EQ(r.error(), Error::NoMemory);
+  EXPECT_EQ(as.size(), heap + P);
+  EXPECT_EQ(frames.free_count(), free0);
+  EXPECT_EQ(pte_of(as, above)->phys(), above_pa);
+  EXPECT_TRUE(frame_has(frame_of(as, above), 4242));
+  // Up to the region is fine.
+  ASSERT_TRUE(as.resize_heap(static_cast<long>(3 * P)).ok());
+  EXPECT_EQ(as.size(), above);
+  EXPECT_EQ(as.resize_heap(1).error(), Error::NoMemory);
+  EXPECT_EQ(as.find_region(above - 1)->kind, RegionKind::Heap);
+  EXPECT_EQ(as.find_region(above)->kind, RegionKind::Data);
+}
+
 TEST_F(AddressSpaceTest, ResizeWithoutAHeapRegionIsInvalid) {
   AddressSpace &as = new_as();
   ASSERT_TRUE(as.add_region(0, P, prot::Read, RegionKind::Text).ok());

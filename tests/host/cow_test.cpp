@@ -4,6 +4,11 @@
 
 #include "mm_fixture.h"
 
+namespace mm {
+// Test names and failure messages say "Cow"/"Eager", not raw bytes.
+inline void PrintTo(ForkMode m, std::ostream *os) { *os << (m == ForkMode::Cow ? "Cow" : "Eager"); }
+} // namespace mm
+
 namespace mmtest {
 namespace {
 
