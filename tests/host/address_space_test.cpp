@@ -147,6 +147,21 @@ TEST_F(AddressSpaceTest, HeapGrowsAndShrinks) {
   EXPECT_EQ(frames.free_count(), free0);
 }
 
+// Pages given back by sbrk must leave the TLB: a stale translation would
+// reach a frame that now belongs to someone else.
+TEST_F(AddressSpaceTest, HeapShrinkFlushesTheTlb) {
+  AddressSpace &as = new_as();
+  build_standard(as, 0);
+  for (uint64 pages : {1UL, 2UL, 40UL, 200UL}) {
+    SCOPED_TRACE(::testing::Message() << pages << " pages");
+    ASSERT_TRUE(as.resize_heap(static_cast<long>(pages * P)).ok());
+    hostfake::reset_counters();
+    ASSERT_TRUE(as.resize_heap(-static_cast<long>(pages * P)).ok());
+    EXPECT_TRUE(tlb_covered(pages));
+    EXPECT_EQ(as.size(), heap);
+  }
+}
+
 TEST_F(AddressSpaceTest, HeapCannotShrinkBelowItsStart) {
   AddressSpace &as = new_as();
   build_standard(as, 1);

@@ -111,6 +111,12 @@ struct Snap {
   }
 };
 
+// Whether the core asked for enough TLB flushing to cover `pages` changed
+// PTEs: one flush per page, or a full flush.
+inline bool tlb_covered(uint64 pages) {
+  return hostfake::flush_all_calls.load() > 0 || hostfake::flush_page_calls.load() >= pages;
+}
+
 class MmTest : public ::testing::Test {
 protected:
   void SetUp() override {
