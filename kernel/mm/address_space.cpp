@@ -28,7 +28,7 @@ Result<void> AddressSpace::init() {
 
 void AddressSpace::destroy() {
   if (is_null()) return;
-  unmap_range(0, USER_TOP);
+  unmap_range(0, USER_TOP, Flush::No);
   pt_.destroy();
   for (auto &r : regions_) r = Region{};
   heap_start_ = size_ = 0;
@@ -60,7 +60,7 @@ Result<void> AddressSpace::map_zeroed(uint64 start, uint64 end, uint32 p) {
     Result<Pte *> pte = pa.ok() ? pt_.find_or_create(VirtAddr(va)) : Result<Pte *>(pa.error());
     if (pte.is_error()) {
       if (pa.ok()) frames.unref(pa.value());
-      unmap_range(start, va); // leave no half-built range behind
+      unmap_range(start, va, Flush::Yes); // leave no half-built range behind
       return pte.error();
     }
     KASSERT(!pte.value()->valid());
@@ -69,13 +69,18 @@ Result<void> AddressSpace::map_zeroed(uint64 start, uint64 end, uint32 p) {
   return {};
 }
 
-void AddressSpace::unmap_range(uint64 start, uint64 end) {
-  pt_.for_each_leaf(VirtAddr(start), VirtAddr(end), [](VirtAddr va, Pte &pte) {
+// Past this many pages one full flush is cheaper than one flush per page.
+constexpr uint64 FLUSH_ALL_THRESHOLD = 32;
+
+void AddressSpace::unmap_range(uint64 start, uint64 end, Flush flush) {
+  bool per_page = flush == Flush::Yes && (end - start) / PAGE_SIZE <= FLUSH_ALL_THRESHOLD;
+  pt_.for_each_leaf(VirtAddr(start), VirtAddr(end), [&](VirtAddr va, Pte &pte) {
     PhysAddr pa = pte.phys();
     pte = Pte{};
-    hal::flush_page(va);
+    if (per_page) hal::flush_page(va);
     frames.unref(pa);
   });
+  if (flush == Flush::Yes && !per_page) hal::flush_all();
 }
 
 Result<uint64> AddressSpace::resize_heap(long n) {
@@ -95,7 +100,7 @@ Result<uint64> AddressSpace::resize_heap(long n) {
     TRY(map_zeroed(page_round_up(old), page_round_up(grown), heap->prot));
   } else {
     if (grown > old || grown < heap_start_) return Error::Invalid;
-    unmap_range(page_round_up(grown), page_round_up(old));
+    unmap_range(page_round_up(grown), page_round_up(old), Flush::Yes);
   }
   size_ = grown;
   heap->end = page_round_up(grown);

@@ -45,6 +45,8 @@ public:
   // Allocate the root page table. An AddressSpace is empty (is_null) until then.
   Result<void> init();
   // Unmap every page (dropping one reference per frame) and free the tables.
+  // The address space must not be in use by any hart (its satp switched
+  // away): no TLB entry is flushed here.
   void destroy();
   bool is_null() const { return pt_.is_null(); }
   PageTable &page_table() { return pt_; }
@@ -83,7 +85,8 @@ public:
 
 private:
   Result<void> map_zeroed(uint64 start, uint64 end, uint32 prot);
-  void unmap_range(uint64 start, uint64 end);
+  enum class Flush { No, Yes };
+  void unmap_range(uint64 start, uint64 end, Flush flush);
 
   PageTable pt_;
   Region regions_[MAX_REGIONS];

@@ -255,7 +255,9 @@ void scheduler() {
       // Enter the process's address space. Switching satp is the one place
       // the whole TLB is flushed: this hart may hold stale entries from a
       // process that ran here before.
-      csr_write(satp, p.as.page_table().satp());
+      // (A process that is exiting has no user memory left: it finishes
+      // on the kernel's own table.)
+      csr_write(satp, p.as.is_null() ? kernel_satp() : p.as.page_table().satp());
       riscv::flush_all();
       swtch(&c->context, &p.context);
       // Back in the scheduler: leave that address space, which may be
