@@ -419,9 +419,11 @@ int dirlink(Inode *dp, const char *name, uint inum) {
   }
 
   memset(&de, 0, sizeof(de));
-  // A name of exactly DIRSIZ bytes is stored without a NUL.
-  size_t len = strlen(name);
-  memmove(de.name, name, len < DIRSIZ ? len : DIRSIZ);
+  // name may itself be DIRSIZ bytes without a NUL (see skipelem), and is
+  // stored that way too: never look past DIRSIZ bytes.
+  uint len = 0;
+  while (len < DIRSIZ && name[len] != '\0') len++;
+  memmove(de.name, name, len);
   de.inum = static_cast<ushort>(inum);
   if (writei(dp, false, reinterpret_cast<uint64>(&de), off, sizeof(de)) != sizeof(de)) return -1;
   return 0;
