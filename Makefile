@@ -108,11 +108,14 @@ MKFS := $(HOST)/tools/mkfs/mkfs
 $(HOST)/Makefile: CMakeLists.txt $(shell find tools tests -name CMakeLists.txt)
 	cmake -S . -B $(HOST) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_EXPORT_COMPILE_COMMANDS=ON > /dev/null
 
+# All host tools and unit tests (make test builds them).
 host: $(HOST)/Makefile
-	cmake --build $(HOST) -j2
+	@cmake --build $(HOST) -j2
 .PHONY: host
 
-$(MKFS): host
+# The disk image needs only mkfs.
+$(MKFS): $(HOST)/Makefile $(wildcard tools/mkfs/*.cpp tools/mkfs/*.h)
+	@cmake --build $(HOST) --target mkfs -j2 > /dev/null
 
 # ---------------------------------------------------------------- disk image
 FS_IMG := $(B)/fs.img

@@ -2,8 +2,11 @@
 // mode the kernel offers (FORK_EAGER copies every page at fork, FORK_COW
 // shares them), in one run.
 //
-//   forkbench [-i] [-r ROUNDS]
+//   forkbench [-i] [-r ROUNDS] [-o eager|cow] [-s MIB]
 //
+// -o and -s restrict the run to one fork mode / one heap size (for quick
+// experiments); the fault and three-generation figures then run only with
+// no -s.
 // -i: the machine runs under QEMU -icount shift=0, where the instret counter
 //     is virtual nanoseconds (1 instruction = 1 ns): figures are exact and
 //     repeatable. Without -i, the time CSR (10 MHz, host real time) is used
@@ -23,6 +26,8 @@
 
 static int icount;
 static int rounds = 5;
+static const char *only_mode; // -o
+static int only_size = -1;    // -s
 
 static inline uint64 rd_instret(void) {
   uint64 x;
@@ -256,6 +261,12 @@ int main(int argc, char *argv[]) {
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "-i") == 0) icount = 1;
     else if (strcmp(argv[i], "-r") == 0 && i + 1 < argc) rounds = atoi(argv[++i]);
+    else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) only_mode = argv[++i];
+    else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc) only_size = atoi(argv[++i]);
+    else {
+      fprintf(2, "usage: forkbench [-i] [-r ROUNDS] [-o eager|cow] [-s MIB]\n");
+      return 2;
+    }
   }
   if (rounds < 1) rounds = 1;
   if (rounds > MAXROUNDS) rounds = MAXROUNDS;
@@ -268,15 +279,20 @@ int main(int argc, char *argv[]) {
     int mode;
   } modes[] = {{"eager", FORK_EAGER}, {"cow", FORK_COW}};
   for (int m = 0; m < 2; m++) {
+    if (only_mode && strcmp(only_mode, modes[m].name) != 0) continue;
     forkmode(modes[m].mode);
     for (int s = 0; s < 6; s++) {
+      if (only_size >= 0 && sizes[s] != only_size) continue;
       bench_fork(modes[m].name, sizes[s], 0);
       if (sizes[s] == 48) bench_fork(modes[m].name, 48, 1);
     }
   }
   forkmode(FORK_COW);
-  bench_fault();
-  bench_threegen();
+  if (only_size < 0) {
+    set_heap(0);
+    bench_fault();
+    bench_threegen();
+  }
   printf("forkbench: done\n");
   return 0;
 }

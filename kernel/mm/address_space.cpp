@@ -11,9 +11,10 @@
 namespace mm {
 
 uint64 pte_flags_for(uint32 p) {
-  // A and D preset: the hardware need not set them on first use.
+  // A and D preset: the hardware need not set them on first use. W without R
+  // is a reserved encoding in Sv39, so writable implies readable.
   uint64 f = pte::Valid | pte::User | pte::Accessed | pte::Dirty;
-  if (p & prot::Read) f |= pte::Read;
+  if (p & (prot::Read | prot::Write)) f |= pte::Read;
   if (p & prot::Write) f |= pte::Write;
   if (p & prot::Exec) f |= pte::Exec;
   return f;
@@ -28,7 +29,13 @@ Result<void> AddressSpace::init() {
 
 void AddressSpace::destroy() {
   if (is_null()) return;
-  unmap_range(0, USER_TOP, Flush::No);
+  // Drop every mapped frame, one leaf table at a time. The PTEs need not be
+  // cleared: the tables themselves are freed next.
+  FrameTable::Batch batch(frames);
+  pt_.for_each_leaf_table([&](VirtAddr, Pte *table) {
+    for (int k = 0; k < PT_ENTRIES; k++)
+      if (table[k].valid()) batch.unref(table[k].phys());
+  });
   pt_.destroy();
   for (auto &r : regions_) r = Region{};
   heap_start_ = size_ = 0;
@@ -60,7 +67,7 @@ Result<void> AddressSpace::map_zeroed(uint64 start, uint64 end, uint32 p) {
     Result<Pte *> pte = pa.ok() ? pt_.find_or_create(VirtAddr(va)) : Result<Pte *>(pa.error());
     if (pte.is_error()) {
       if (pa.ok()) frames.unref(pa.value());
-      unmap_range(start, va, Flush::Yes); // leave no half-built range behind
+      unmap_range(start, va); // leave no half-built range behind
       return pte.error();
     }
     KASSERT(!pte.value()->valid());
@@ -72,15 +79,15 @@ Result<void> AddressSpace::map_zeroed(uint64 start, uint64 end, uint32 p) {
 // Past this many pages one full flush is cheaper than one flush per page.
 constexpr uint64 FLUSH_ALL_THRESHOLD = 32;
 
-void AddressSpace::unmap_range(uint64 start, uint64 end, Flush flush) {
-  bool per_page = flush == Flush::Yes && (end - start) / PAGE_SIZE <= FLUSH_ALL_THRESHOLD;
+void AddressSpace::unmap_range(uint64 start, uint64 end) {
+  bool per_page = (end - start) / PAGE_SIZE <= FLUSH_ALL_THRESHOLD;
   pt_.for_each_leaf(VirtAddr(start), VirtAddr(end), [&](VirtAddr va, Pte &pte) {
     PhysAddr pa = pte.phys();
     pte = Pte{};
     if (per_page) hal::flush_page(va);
     frames.unref(pa);
   });
-  if (flush == Flush::Yes && !per_page) hal::flush_all();
+  if (!per_page) hal::flush_all();
 }
 
 Result<uint64> AddressSpace::resize_heap(long n) {
@@ -100,64 +107,96 @@ Result<uint64> AddressSpace::resize_heap(long n) {
     TRY(map_zeroed(page_round_up(old), page_round_up(grown), heap->prot));
   } else {
     if (grown > old || grown < heap_start_) return Error::Invalid;
-    unmap_range(page_round_up(grown), page_round_up(old), Flush::Yes);
+    unmap_range(page_round_up(grown), page_round_up(old));
   }
   size_ = grown;
   heap->end = page_round_up(grown);
   return old;
 }
 
+namespace {
+
+bool any_valid(const Pte *table) {
+  for (int k = 0; k < PT_ENTRIES; k++)
+    if (table[k].valid()) return true;
+  return false;
+}
+
+// COW fork of one leaf table: the child maps the same frames. Writable pages
+// lose W on both sides and carry the Cow mark; pages already marked stay so;
+// read-only pages (text) are shared as they are. This loop runs once per
+// page of every fork, so it is kept to a few instructions: one load, a flag
+// flip, two stores and one atomic add.
+struct ShareResult {
+  uint64 pages = 0;
+  bool parent_changed = false;
+};
+ShareResult share_table(Pte *src, Pte *dst, FrameTable::Batch batch) {
+  ShareResult r;
+  for (int k = 0; k < PT_ENTRIES; k++) {
+    uint64 e = src[k].raw;
+    if (!(e & pte::Valid)) continue;
+    if (e & pte::Write) {
+      // W set means Cow clear (never both), so one xor does W -> Cow.
+      e ^= pte::Write | pte::Cow;
+      src[k].raw = e;
+      r.parent_changed = true;
+    }
+    batch.ref(Pte{e}.phys());
+    dst[k].raw = e;
+    r.pages++;
+  }
+  return r;
+}
+
+// Eager fork of one leaf table: every page copied into a new frame, private
+// and (if it was writable or COW) writable in the child.
+Result<uint64> copy_table(const Pte *src, Pte *dst) {
+  uint64 copied = 0;
+  for (int k = 0; k < PT_ENTRIES; k++) {
+    Pte e = src[k];
+    if (!e.valid()) continue;
+    PhysAddr pa = TRY(frames.alloc(FrameKind::User));
+    copy_page(phys_to_ptr(pa), phys_to_ptr(e.phys()));
+    uint64 flags = e.flags();
+    if (flags & pte::Cow) flags = (flags & ~pte::Cow) | pte::Write;
+    dst[k] = Pte::make(pa, flags);
+    copied++;
+  }
+  return copied;
+}
+
+} // namespace
+
 // fork. Walks the parent's tables one leaf table at a time (not one address
-// at a time), so the cost is a short loop per mapped page: for COW, flip two
-// flags, write two PTEs and bump one reference count.
+// at a time), so the cost per page is the short loop of share_table.
 Result<void> AddressSpace::clone_into(AddressSpace &child, ForkMode mode) {
   for (int i = 0; i < MAX_REGIONS; i++) child.regions_[i] = regions_[i];
   child.heap_start_ = heap_start_;
   child.size_ = size_;
 
-  bool changed_parent = false;
+  bool parent_changed = false;
   Result<void> result;
+  FrameTable::Batch batch(frames);
   pt_.for_each_leaf_table([&](VirtAddr base, Pte *src) {
-    if (result.is_error()) return;
-    auto dst_or = child.pt_.find_or_create(base);
-    if (dst_or.is_error()) {
-      result = dst_or.error();
+    if (result.is_error() || !any_valid(src)) return;
+    auto dst = child.pt_.find_or_create(base);
+    if (dst.is_error()) {
+      result = dst.error();
       return;
     }
-    Pte *dst = dst_or.value();
-    uint64 shared = 0, copied = 0;
-    for (int k = 0; k < PT_ENTRIES; k++) {
-      Pte e = src[k];
-      if (!e.valid()) continue;
-      if (mode == ForkMode::Eager) {
-        auto pa = frames.alloc(FrameKind::User);
-        if (pa.is_error()) {
-          result = pa.error();
-          break;
-        }
-        copy_page(phys_to_ptr(pa.value()), phys_to_ptr(e.phys()));
-        uint64 flags = e.flags();
-        if (flags & pte::Cow) flags = (flags & ~pte::Cow) | pte::Write; // the copy is private
-        dst[k] = Pte::make(pa.value(), flags);
-        copied++;
-        continue;
-      }
-      if (e.raw & (pte::Write | pte::Cow)) {
-        // Writable (or already copy-on-write): both sides lose W and carry
-        // the mark. Read-only pages (text) are shared as they are.
-        e.raw = (e.raw & ~pte::Write) | pte::Cow;
-        src[k] = e;
-        changed_parent = true;
-      }
-      frames.ref(e.phys());
-      dst[k] = e;
-      shared++;
+    if (mode == ForkMode::Cow) {
+      ShareResult r = share_table(src, dst.value(), batch);
+      parent_changed |= r.parent_changed;
+      Counters::bump(counters.fork_shared, r.pages);
+    } else {
+      auto copied = copy_table(src, dst.value());
+      if (copied.is_error()) result = copied.error();
+      else Counters::bump(counters.fork_copied, copied.value());
     }
-    Counters::bump(counters.fork_shared, shared);
-    Counters::bump(counters.fork_copied, copied);
   });
   // One full flush instead of one per page: fork changed the whole parent.
-  if (changed_parent) hal::flush_all();
+  if (parent_changed) hal::flush_all();
   return result;
 }
 

@@ -68,7 +68,7 @@ public:
 
   // fork: give `child` (freshly init()ed) the same regions and contents.
   // Cow: share every frame; writable pages lose Write in both and gain the
-  // Cow mark. Eager: copy every writable page now. On failure the child is
+  // Cow mark. Eager: copy every page now (text too, as a classic fork does). On failure the child is
   // left for the caller to destroy, and the parent is still consistent.
   Result<void> clone_into(AddressSpace &child, ForkMode mode);
 
@@ -85,8 +85,8 @@ public:
 
 private:
   Result<void> map_zeroed(uint64 start, uint64 end, uint32 prot);
-  enum class Flush { No, Yes };
-  void unmap_range(uint64 start, uint64 end, Flush flush);
+  // Unmap the pages of a live address space and flush their translations.
+  void unmap_range(uint64 start, uint64 end);
 
   PageTable pt_;
   Region regions_[MAX_REGIONS];

@@ -88,21 +88,12 @@ Result<PhysAddr> FrameTable::alloc_zeroed(FrameKind kind) {
   return pa;
 }
 
-void FrameTable::ref(PhysAddr pa) {
-  uint32 before = frame(pa).refs.fetch_add(1, std::memory_order_relaxed);
-  KASSERT(before > 0);
-}
-
-void FrameTable::unref(PhysAddr pa) {
-  Frame &f = frame(pa);
-  // acq_rel: everything the other holders did to the frame happens before it
-  // is reused by whoever allocates it next.
-  uint32 before = f.refs.fetch_sub(1, std::memory_order_acq_rel);
+// The slow half of unref(): the last reference went (or there was none).
+void FrameTable::last_unref(PhysAddr pa, uint32 before) {
+  KASSERT(contains(pa));
   if (before == 0) panic("unref: frame %p is already free", reinterpret_cast<void *>(pa.value));
-  if (before == 1) {
-    f.kind.store(FrameKind::Free, std::memory_order_relaxed);
-    push_free(static_cast<uint32>(index_of(pa)));
-  }
+  frame(pa).kind.store(FrameKind::Free, std::memory_order_relaxed);
+  push_free(static_cast<uint32>(index_of(pa)));
 }
 
 void FrameTable::push_free(uint32 index) {

@@ -46,9 +46,34 @@ public:
   // Same, filled with zeros.
   Result<PhysAddr> alloc_zeroed(FrameKind kind);
 
-  void ref(PhysAddr pa);   // one more holder
-  void unref(PhysAddr pa); // one holder fewer; frees the frame at zero
+  // One more holder. Inline: fork calls it once per shared page.
+  void ref(PhysAddr pa) { frames_[index_of(pa)].refs.fetch_add(1, std::memory_order_relaxed); }
+  // One holder fewer; frees the frame at zero. acq_rel: everything the other
+  // holders did to the frame happens before it is reused by the next owner.
+  void unref(PhysAddr pa) {
+    uint32 before = frames_[index_of(pa)].refs.fetch_sub(1, std::memory_order_acq_rel);
+    if (before <= 1) last_unref(pa, before);
+  }
   uint32 refcount(PhysAddr pa) const;
+
+  // For loops that touch every page of an address space (fork, exit): the
+  // same ref/unref with the table's base held in registers, so the compiler
+  // need not reload it after each atomic operation.
+  class Batch {
+  public:
+    explicit Batch(FrameTable &t) : table_(t), records_(t.frames_), first_ppn_(t.first_.value >> PAGE_SHIFT) {}
+    void ref(PhysAddr pa) { record(pa).refs.fetch_add(1, std::memory_order_relaxed); }
+    void unref(PhysAddr pa) {
+      uint32 before = record(pa).refs.fetch_sub(1, std::memory_order_acq_rel);
+      if (before <= 1) table_.last_unref(pa, before);
+    }
+
+  private:
+    Frame &record(PhysAddr pa) const { return records_[(pa.value >> PAGE_SHIFT) - first_ppn_]; }
+    FrameTable &table_;
+    Frame *records_;
+    uint64 first_ppn_;
+  };
   FrameKind kind(PhysAddr pa) const;
 
   bool contains(PhysAddr pa) const { return pa >= first_ && pa < end_; }
@@ -68,6 +93,7 @@ public:
 
 private:
   Frame &frame(PhysAddr pa) const;
+  void last_unref(PhysAddr pa, uint32 before);
   void push_free(uint32 index);
 
   static constexpr uint32 kNone = 0xffffffff;

@@ -11,6 +11,8 @@
 #include "fs/file.h"
 #include "fs/fs.h"
 #include "fs/log.h"
+#include <atomic>
+
 #include "kernel/param.h"
 #include "lib/cpu.h"
 #include "lib/print.h"
@@ -41,6 +43,11 @@ int alloc_pid() {
   return next_pid++;
 }
 
+// A lock-free look at p->state, to skip processes that cannot be what we
+// are looking for without taking their lock. The answer may be stale: act on
+// it only after taking p->lock and checking again.
+ProcState peek_state(Proc &p) { return std::atomic_ref<ProcState>(p.state).load(std::memory_order_relaxed); }
+
 uint64 kernel_satp() { return mm::PageTable(mm::PageTable::kernel_root()).satp(); }
 
 // Release everything a dead process still holds. p->lock must be held.
@@ -63,6 +70,7 @@ void freeproc(Proc *p) {
 // stack. Returns with p->lock held, or null.
 Proc *allocproc() {
   for (Proc &p : procs) {
+    if (peek_state(p) != ProcState::Unused) continue;
     p.lock.lock();
     if (p.state != ProcState::Unused) {
       p.lock.unlock();
@@ -248,6 +256,7 @@ void scheduler() {
     riscv::intr_on();
     bool found = false;
     for (Proc &p : procs) {
+      if (peek_state(p) != ProcState::Runnable) continue;
       SpinGuard g(p.lock);
       if (p.state != ProcState::Runnable) continue;
       p.state = ProcState::Running;
@@ -294,10 +303,12 @@ void yield() {
 void sleep(void *chan, Spinlock &lk) {
   Proc *p = myproc();
   // Holding p->lock, no wakeup can slip in between releasing lk and sleeping.
+  // state is set before lk is released, so a waker that takes lk after us
+  // sees Sleeping even in its lock-free peek.
   p->lock.lock();
-  lk.unlock();
   p->chan = chan;
   p->state = ProcState::Sleeping;
+  lk.unlock();
   sched();
   p->chan = nullptr;
   p->lock.unlock();
@@ -307,7 +318,7 @@ void sleep(void *chan, Spinlock &lk) {
 void wakeup(void *chan) {
   Proc *me = myproc();
   for (Proc &p : procs) {
-    if (&p == me) continue;
+    if (&p == me || peek_state(p) != ProcState::Sleeping) continue;
     SpinGuard g(p.lock);
     if (p.state == ProcState::Sleeping && p.chan == chan) p.state = ProcState::Runnable;
   }
