@@ -52,6 +52,27 @@ Result<Pte *> PageTable::find_or_create(VirtAddr va) {
   return &table[vpn(va, 0)];
 }
 
+void PageTable::prune(VirtAddr lo, VirtAddr hi) {
+  constexpr uint64 L1_SPAN = 1UL << 30, L0_SPAN = 1UL << 21;
+  Pte *l2 = phys_to_ptr<Pte>(root_);
+  for (uint64 i = vpn(lo, 2); i < USER_ROOT_ENTRIES && (i << 30) < hi.value; i++) {
+    if (!l2[i].valid()) continue;
+    Pte *l1 = phys_to_ptr<Pte>(l2[i].phys());
+    bool l1_inside = (i << 30) >= lo.value && (i << 30) + L1_SPAN <= hi.value;
+    for (uint64 j = 0; j < PT_ENTRIES; j++) {
+      uint64 base = (i << 30) | (j << 21);
+      if (l1[j].valid() && base >= lo.value && base + L0_SPAN <= hi.value) {
+        frames.unref(l1[j].phys());
+        l1[j] = Pte{};
+      }
+    }
+    if (l1_inside) {
+      frames.unref(l2[i].phys());
+      l2[i] = Pte{};
+    }
+  }
+}
+
 void PageTable::destroy() {
   if (is_null()) return;
   Pte *l2 = phys_to_ptr<Pte>(root_);

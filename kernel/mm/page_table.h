@@ -34,6 +34,10 @@ public:
   // must already be unmapped (their frames are the address space's business).
   void destroy();
 
+  // Free the tables whose whole span lies in [lo, hi), which must hold no
+  // valid leaf any more (sbrk shrink), so later walks skip it.
+  void prune(VirtAddr lo, VirtAddr hi);
+
   // Call f(VirtAddr, Pte&) for every valid user leaf in [lo, hi), in order.
   template <typename F> void for_each_leaf(VirtAddr lo, VirtAddr hi, F &&f) const;
   // Call f(VirtAddr base, Pte *table) for every last-level table of the user
