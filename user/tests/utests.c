@@ -1340,6 +1340,23 @@ static void t_long_paths(void) {
   EXPECT(unlink("lp") == 0);
 }
 
+// ---------------------------------------------------------------- self-test
+// Cases that must fail, to check the runner itself: build a program that
+// defines UTESTS_SELFTEST and includes this file (tests/qemu/utselftest.c).
+#ifdef UTESTS_SELFTEST
+static void t_selftest_leak(void) {
+  int pid = fork();
+  if (pid == 0) {
+    char *p = sbrk(32 * PGSIZE);
+    for (int i = 0; i < 32; i++) p[i * PGSIZE] = 1;
+    sleep(100000); // an orphan that keeps its frames past the runner's patience
+  }
+}
+static void t_selftest_fail(void) { FAIL("deliberate failure %d", 42); }
+static void t_selftest_killed(void) { *(volatile int *)ptr(0) = 1; }
+static void t_selftest_status(void) { exit(3); }
+#endif
+
 // ---------------------------------------------------------------- the runner
 
 struct test {
@@ -1378,6 +1395,10 @@ static struct test tests[] = {
     {"many_files", t_many_files},
     {"concurrent_files", t_concurrent_files},
     {"sbrk_exhaust", t_sbrk_exhaust},
+#ifdef UTESTS_SELFTEST
+    {"selftest_leak", t_selftest_leak},       {"selftest_fail", t_selftest_fail},
+    {"selftest_killed", t_selftest_killed},   {"selftest_status", t_selftest_status},
+#endif
 };
 
 static void t_warmup(void) {
