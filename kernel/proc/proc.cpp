@@ -132,11 +132,18 @@ void forkret_entry() {
 
 Cpu *mycpu() { return &cpus[riscv::hart_id()]; }
 
+// The process whose kernel stack we are running on, or null on a hart's
+// scheduler (boot) stack. A process runs kernel code only on its own stack,
+// so this is right even if the process moves to another hart halfway, and it
+// costs no CSR access (xv6's push_off/mycpu()->proc/pop_off costs four,
+// and each CSR access ends a translation block in QEMU).
 Proc *myproc() {
-  cpu::push_off();
-  Proc *p = mycpu()->proc;
-  cpu::pop_off();
-  return p;
+  uint64 sp;
+  asm volatile("mv %0, sp" : "=r"(sp));
+  // sp - 1: an empty stack's sp is its top, one past its last byte.
+  uint64 offset = sp - 1 - reinterpret_cast<uint64>(kstacks);
+  if (offset >= sizeof kstacks) return nullptr;
+  return &procs[offset / KSTACK_SIZE];
 }
 
 void procinit() {
@@ -328,7 +335,7 @@ int kill(int pid) {
   for (Proc &p : procs) {
     SpinGuard g(p.lock);
     if (p.pid == pid && p.state != ProcState::Unused) {
-      p.killed = true;
+      std::atomic_ref<bool>(p.killed).store(true, std::memory_order_relaxed);
       if (p.state == ProcState::Sleeping) p.state = ProcState::Runnable;
       return 0;
     }
@@ -338,13 +345,12 @@ int kill(int pid) {
 
 void setkilled(Proc *p) {
   SpinGuard g(p->lock);
-  p->killed = true;
+  std::atomic_ref<bool>(p->killed).store(true, std::memory_order_relaxed);
 }
 
-bool killed(Proc *p) {
-  SpinGuard g(p->lock);
-  return p->killed;
-}
+// Read without p->lock: killed only ever goes from false to true, and a
+// caller that misses it now sees it at its next check.
+bool killed(Proc *p) { return std::atomic_ref<bool>(p->killed).load(std::memory_order_relaxed); }
 
 int grow_proc(long n, uint64 *old_break) {
   Proc *p = myproc();

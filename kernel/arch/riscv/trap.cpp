@@ -86,7 +86,7 @@ void trap_init_hart() {
 }
 
 extern "C" void usertrap() {
-  if (csr_read(sstatus) & riscv::SSTATUS_SPP) panic("usertrap: not from user mode");
+  // Only uservec calls us, and stvec points there only in user mode.
   csr_write(stvec, reinterpret_cast<uint64>(kernelvec)); // we are in the kernel now
 
   Proc *p = myproc();
@@ -121,20 +121,19 @@ extern "C" void usertrap() {
 
 void usertrapret() {
   Proc *p = myproc();
-  // Interrupts off until sret: a trap now would go to uservec while we are
-  // still in the kernel.
-  riscv::intr_off();
+  // One sstatus write: interrupts off until sret (a trap now would go to
+  // uservec while we are still in the kernel), sret goes to user mode
+  // (SPP = 0) with interrupts enabled (SPIE = 1).
+  uint64 s = csr_read(sstatus);
+  s &= ~(riscv::SSTATUS_SIE | riscv::SSTATUS_SPP);
+  s |= riscv::SSTATUS_SPIE;
+  csr_write(sstatus, s);
   csr_write(stvec, reinterpret_cast<uint64>(uservec));
 
   TrapFrame &tf = p->trapframe;
   tf.kernel_sp = reinterpret_cast<uint64>(p->kstack) + KSTACK_SIZE;
   tf.kernel_trap = reinterpret_cast<uint64>(usertrap);
   tf.kernel_hart = riscv::hart_id();
-
-  uint64 s = csr_read(sstatus);
-  s &= ~riscv::SSTATUS_SPP; // sret goes to user mode
-  s |= riscv::SSTATUS_SPIE; // with interrupts enabled
-  csr_write(sstatus, s);
   csr_write(sepc, tf.epc);
   userret(&tf);
 }

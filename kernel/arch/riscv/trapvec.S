@@ -42,8 +42,7 @@ uservec:
         sd      t5, 264(a0)
         sd      t6, 272(a0)
         csrr    t0, sscratch
-        sd      t0, 104(a0)             # user a0
-        csrw    sscratch, a0            # keep &trapframe for the way back
+        sd      t0, 104(a0)             # user a0 (userret sets sscratch again)
 
         ld      sp, 0(a0)               # kernel stack
         ld      tp, 16(a0)              # hart id
