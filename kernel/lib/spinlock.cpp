@@ -8,9 +8,11 @@
 void Spinlock::lock() {
   cpu::push_off();
   if (holding()) panic("acquire %s: already held", name_);
+  uint32 spins = 0;
   while (locked_.exchange(1, std::memory_order_acquire) != 0) {
     // Spin on a plain load so the cache line is not bounced by writes.
     while (locked_.load(std::memory_order_relaxed) != 0) {
+      if (++spins % 1024 == 0) cpu::spin_hint();
     }
   }
   cpu_.store(cpu::id(), std::memory_order_relaxed);

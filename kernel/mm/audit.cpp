@@ -45,6 +45,7 @@ struct Auditor {
 
   // Second pass: a writable mapping must be the frame's only one.
   void check_writable(const AddressSpace &as) {
+    if (as.page_table().is_null()) return;
     as.page_table().for_each_leaf(VirtAddr(0), VirtAddr(USER_TOP), [&](VirtAddr va, Pte &pte) {
       PhysAddr pa = pte.phys();
       if (frames.contains(pa) && pte.has(pte::Write) && frames.record(pa).audit_count > 1)

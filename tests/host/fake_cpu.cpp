@@ -65,3 +65,5 @@ void pop_off() {
 } // namespace cpu
 
 int hostfake::push_off_depth() { return hart.noff; }
+
+void cpu::spin_hint() {}

@@ -1,6 +1,7 @@
 // Per-hart primitives (lib/cpu.h) and the memory core's hardware interface
 // (mm/hal.h) for RISC-V.
 #include "arch/riscv/csr.h"
+#include "arch/riscv/trap.h"
 #include "lib/cpu.h"
 #include "lib/print.h"
 #include "mm/hal.h"
@@ -25,6 +26,17 @@ void pop_off() {
   if (c->noff < 1) panic("pop_off: unbalanced");
   c->noff--;
   if (c->noff == 0 && c->intena) riscv::intr_on();
+}
+
+// A hart spinning with interrupts off cannot take its timer interrupt, so
+// its timer stays expired and unarmed. Under QEMU -icount the harts run in
+// turns on one host thread and a turn ends at the next timer deadline: with
+// every hart's timer expired there is none, and the spinner would run for
+// ~2^31 instructions before the lock holder gets its turn (the kernel looked
+// hung at boot with 2 harts). Re-arming the timer bounds a turn to 1 ms; the
+// cost is one timer interrupt postponed by 1 ms while spinning.
+void spin_hint() {
+  if (csr_read(sip) & riscv::SIP_STIP) set_next_timer();
 }
 
 } // namespace cpu

@@ -8,4 +8,5 @@ extern Spinlock tickslock;
 extern uint ticks; // timer ticks since boot (10 per second)
 
 void trap_init_hart(); // stvec, timer, interrupt enables
+void set_next_timer(); // this hart's next timer interrupt, 1 ms from now
 [[noreturn]] void usertrapret();
