@@ -44,9 +44,10 @@ $(B)/kernel/%.S.o: kernel/%.S | $(DEPS_STAMP)
 	@$(CXX) $(KCXXFLAGS) -c $< -o $@
 
 $(B)/kernel.elf: $(KERNEL_OBJS) kernel/kernel.ld
-	$(LD) -nostdlib -no-pie -z max-page-size=4096 --no-warn-rwx-segments -T kernel/kernel.ld \
+	@echo "  LD   $@"
+	@$(LD) -nostdlib -no-pie -z max-page-size=4096 --no-warn-rwx-segments -T kernel/kernel.ld \
 	  -o $@ $(KERNEL_OBJS) $(LIBGCC)
-	$(OBJDUMP) -S $@ > $(B)/kernel.asm
+	@$(OBJDUMP) -S $@ > $(B)/kernel.asm
 
 # ---------------------------------------------------------------- user space
 # Flags for xv6-style C programs. The -fno-builtin list keeps GCC from
@@ -67,14 +68,17 @@ ULIB := $(B)/user/ulib.a
 
 $(B)/user/%.c.o: user/%.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(UCFLAGS) $(UWARN) -c $< -o $@
+	@echo "  CC   $<"
+	@$(CC) $(UCFLAGS) $(UWARN) -c $< -o $@
 
 $(B)/user/%.S.o: user/%.S | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(UCFLAGS) -c $< -o $@
+	@echo "  AS   $<"
+	@$(CC) $(UCFLAGS) -c $< -o $@
 
 $(ULIB): $(ULIB_OBJS)
-	rm -f $@ && $(AR) rcs $@ $^
+	@echo "  AR   $@"
+	@rm -f $@ && $(AR) rcs $@ $^
 
 # Programs: every user/bin/X.c, user/tests/X.c and bench/X.c is /X in the image.
 UPROG_SRCS := $(sort $(wildcard user/bin/*.c user/tests/*.c bench/*.c))
@@ -83,13 +87,15 @@ UPROGS := $(foreach s,$(UPROG_SRCS),$(B)/prog/$(basename $(notdir $(s))))
 define uprog_rule
 $(B)/prog/$(basename $(notdir $(1))): $(B)/$(1).o $(ULIB) user/user.ld
 	@mkdir -p $(B)/prog
-	$(LD) $(ULDFLAGS) -o $$@ $(B)/$(1).o $(ULIB) $(LIBGCC)
+	@echo "  LD   $$@"
+	@$(LD) $(ULDFLAGS) -o $$@ $(B)/$(1).o $(ULIB) $(LIBGCC)
 endef
 $(foreach s,$(UPROG_SRCS),$(eval $(call uprog_rule,$(s))))
 
 $(B)/bench/%.c.o: bench/%.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(UCFLAGS) $(UWARN) -c $< -o $@
+	@echo "  CC   $<"
+	@$(CC) $(UCFLAGS) $(UWARN) -c $< -o $@
 
 # Extra programs from anywhere (xv6 compatibility): compiled without -Werror.
 EXTRA_BINS := $(foreach s,$(EXTRA_PROGS),$(B)/extra/$(basename $(notdir $(s))))
@@ -120,7 +126,8 @@ $(MKFS): $(HOST)/Makefile $(wildcard tools/mkfs/*.cpp tools/mkfs/*.h)
 # ---------------------------------------------------------------- disk image
 FS_IMG := $(B)/fs.img
 $(FS_IMG): $(MKFS) $(UPROGS) $(EXTRA_BINS) README.md
-	$(MKFS) $@ README.md $(UPROGS) $(EXTRA_BINS)
+	@echo "  MKFS $@"
+	@$(MKFS) $@ README.md $(UPROGS) $(EXTRA_BINS) > /dev/null
 
 all: $(B)/kernel.elf $(FS_IMG)
 .PHONY: all
