@@ -129,8 +129,13 @@ $(FS_IMG): $(MKFS) $(UPROGS) $(EXTRA_BINS) README.md
 	@echo "  MKFS $@"
 	@$(MKFS) $@ README.md $(UPROGS) $(EXTRA_BINS) > /dev/null
 
-all: $(B)/kernel.elf $(FS_IMG)
+all: $(B)/kernel.elf $(FS_IMG) compile_commands.json
 .PHONY: all
+
+# For clangd: every kernel, user and host source with its real flags.
+compile_commands.json: Makefile tools/compile-commands $(KERNEL_SRCS) $(ULIB_SRCS) $(UPROG_SRCS) | $(MKFS)
+	@tools/compile-commands "$(CXX) $(KCXXFLAGS)" "$(CC) $(UCFLAGS) $(UWARN)" \
+	  $(filter %.cpp %.S,$(KERNEL_SRCS)) -- $(ULIB_SRCS) $(UPROG_SRCS) > $@
 .DEFAULT_GOAL := all
 
 # ---------------------------------------------------------------- running
