@@ -272,6 +272,11 @@ int main(int argc, char *argv[]) {
   if (rounds > MAXROUNDS) rounds = MAXROUNDS;
   printf("forkbench: clock %s, %d rounds per figure\n", icount ? "instret (icount: 1 instr = 1 ns)" : "time",
          rounds);
+  // Start on a timer tick. Under icount everything after this point happens
+  // at the same instruction count in every run (the disk reads of booting and
+  // of exec finish at host-dependent times, so the phase of the 1 ms timer
+  // relative to the program would otherwise differ from run to run).
+  sleep(1);
 
   static const int sizes[] = {0, 1, 4, 16, 48, 64};
   static const struct {
