@@ -24,8 +24,10 @@ Result<void> resolve_cow(VirtAddr va, Pte &pte) {
   uint64 flags = (pte.flags() & ~pte::Cow) | pte::Write;
 
   if (frames.refcount(old) == 1) {
+    // Same frame, more permission: no flush. A stale read-only translation
+    // can at worst cause one more (spurious) store fault, which
+    // handle_fault recognises and answers with a flush of this page.
     pte = Pte::make(old, flags);
-    hal::flush_page(va);
     Counters::bump(counters.cow_reuses);
     return {};
   }
@@ -33,7 +35,7 @@ Result<void> resolve_cow(VirtAddr va, Pte &pte) {
   PhysAddr copy = TRY(frames.alloc(FrameKind::User));
   copy_page(phys_to_ptr(copy), phys_to_ptr(old));
   pte = Pte::make(copy, flags);
-  hal::flush_page(va);
+  hal::flush_page(va); // a stale translation would read the old frame
   frames.unref(old);
   Counters::bump(counters.cow_copies);
   return {};
