@@ -127,7 +127,7 @@ $(MKFS): $(HOST)/Makefile $(wildcard tools/mkfs/*.cpp tools/mkfs/*.h)
 FS_IMG := $(B)/fs.img
 $(FS_IMG): $(MKFS) $(UPROGS) $(EXTRA_BINS) README.md
 	@echo "  MKFS $@"
-	@$(MKFS) $@ README.md $(UPROGS) $(EXTRA_BINS) > /dev/null
+	@$(MKFS) $@ README=README.md $(UPROGS) $(EXTRA_BINS) > /dev/null
 
 all: $(B)/kernel.elf $(FS_IMG) compile_commands.json
 .PHONY: all
