@@ -15,6 +15,7 @@
 #define SYS_getpid 11
 #define SYS_sbrk 12
 #define SYS_sleep 13
+#define SYS_pause 13 // newer xv6-riscv's name for sleep
 #define SYS_uptime 14
 #define SYS_open 15
 #define SYS_write 16

@@ -2,6 +2,9 @@
 // Programs include "kernel/types.h" (and usually "kernel/stat.h") first.
 #pragma once
 
+// What sbrk returns when it cannot grow the heap (newer xv6-riscv names it).
+#define SBRK_ERROR ((char *)-1)
+
 struct stat;
 struct memstat;
 
@@ -26,6 +29,7 @@ int dup(int);
 int getpid(void);
 char *sbrk(int);
 int sleep(int);
+int pause(int); // = sleep; newer xv6-riscv renamed the call
 int uptime(void);
 // cowix system calls
 int memstat(struct memstat *);
