@@ -319,6 +319,24 @@ static void t_sleep_uptime(void) {
   CHECK(t1 - t0 < 100, "sleep(3) took %d ticks", t1 - t0);
 }
 
+// What xv6 programs take for granted besides the system calls themselves
+// (xv6's usertests relies on each): a /README file to read, pause() as the
+// newer name of sleep(), SBRK_ERROR, and riscv.h's register readers.
+static void t_xv6_abi(void) {
+  struct stat st;
+  EXPECT(stat("/README", &st) == 0);
+  EXPECT(st.type == T_FILE && st.size > 0);
+  int t0 = uptime();
+  EXPECT(pause(2) == 0);
+  CHECK(uptime() - t0 >= 2, "pause(2) took %d ticks", uptime() - t0);
+  EXPECT(SBRK_ERROR == (char *)-1);
+  volatile int local = 0;
+  uint64 sp = r_sp();
+  CHECK(sp <= (uint64)&local && (uint64)&local - sp < PGSIZE, "r_sp() = %p, a local is at %p",
+        (void *)sp, (void *)&local);
+  EXPECT(r_fp() > sp);
+}
+
 static void t_bad_syscall(void) {
   // Unknown system call numbers fail with -1; the process carries on.
   EXPECT(raw_syscall(0, 0) == -1);
@@ -1372,6 +1390,7 @@ static struct test tests[] = {
     {"kill", t_kill},
     {"orphans", t_orphans},
     {"bad_syscall", t_bad_syscall},
+    {"xv6_abi", t_xv6_abi},
     {"open_read_write", t_open_read_write},
     {"bad_fds", t_bad_fds},
     {"dup", t_dup},
