@@ -108,7 +108,7 @@ Result<uint64> AddressSpace::resize_heap(long n) {
   } else {
     if (grown > old || grown < heap_start_) return Error::Invalid;
     unmap_range(page_round_up(grown), page_round_up(old));
-    pt_.prune(VirtAddr(page_round_up(grown)), VirtAddr(page_round_up(old)));
+    if (pt_.prune(VirtAddr(page_round_up(grown)), VirtAddr(page_round_up(old)))) hal::flush_all();
   }
   size_ = grown;
   heap->end = page_round_up(grown);

@@ -11,7 +11,8 @@ namespace mm {
 //  - no PTE is both writable and marked copy-on-write;
 //  - no frame mapped writable is mapped anywhere else (refs == 1);
 //  - free frames have no references and no mappings, and the free lists
-//    hold exactly free_count() frames;
+//    hold exactly free_count() frames (Kernel frames are not checked: their
+//    holders are kernel objects, not page tables);
 //  - no user PTE points outside the frame table.
 // `spaces` must hold every address space that exists, and none may change
 // during the call. Returns the number of violations; `report` (optional) is

@@ -68,16 +68,17 @@ Result<PhysAddr> FrameTable::alloc(FrameKind kind) {
       index = l.head;
       l.head = frames_[index].next_free;
       l.count--;
+      // Still under the list lock, so that an audit holding every list
+      // lock sees each frame either free and listed or allocated and owned.
+      Frame &f = frames_[index];
+      KASSERT(f.refs.load(std::memory_order_relaxed) == 0);
+      f.kind.store(kind, std::memory_order_relaxed);
+      f.refs.store(1, std::memory_order_relaxed);
+      nfree_.fetch_sub(1, std::memory_order_relaxed);
     }
   }
   cpu::pop_off();
   if (index == kNone) return Error::NoMemory;
-
-  Frame &f = frames_[index];
-  KASSERT(f.refs.load(std::memory_order_relaxed) == 0);
-  f.kind.store(kind, std::memory_order_relaxed);
-  f.refs.store(1, std::memory_order_relaxed);
-  nfree_.fetch_sub(1, std::memory_order_relaxed);
   Counters::bump(counters.frames_allocated);
   return frame_at(index);
 }
@@ -92,7 +93,6 @@ Result<PhysAddr> FrameTable::alloc_zeroed(FrameKind kind) {
 void FrameTable::last_unref(PhysAddr pa, uint32 before) {
   KASSERT(contains(pa));
   if (before == 0) panic("unref: frame %p is already free", reinterpret_cast<void *>(pa.value));
-  frame(pa).kind.store(FrameKind::Free, std::memory_order_relaxed);
   push_free(static_cast<uint32>(index_of(pa)));
 }
 
@@ -101,24 +101,31 @@ void FrameTable::push_free(uint32 index) {
   FreeList &l = lists_[cpu::id() % NCPU];
   {
     SpinGuard guard(l.lock);
+    frames_[index].kind.store(FrameKind::Free, std::memory_order_relaxed);
     frames_[index].next_free = l.head;
     l.head = index;
     l.count++;
+    nfree_.fetch_add(1, std::memory_order_relaxed);
   }
   cpu::pop_off();
-  nfree_.fetch_add(1, std::memory_order_relaxed);
 }
 
 uint32 FrameTable::refcount(PhysAddr pa) const { return frame(pa).refs.load(std::memory_order_acquire); }
 
 FrameKind FrameTable::kind(PhysAddr pa) const { return frame(pa).kind.load(std::memory_order_relaxed); }
 
-uint64 FrameTable::count_free_lists() {
+void FrameTable::lock_all() {
+  for (auto &l : lists_) l.lock.lock();
+}
+
+void FrameTable::unlock_all() {
+  for (int i = NCPU - 1; i >= 0; i--) lists_[i].lock.unlock();
+}
+
+uint64 FrameTable::count_free_lists() const {
   uint64 n = 0;
-  for (auto &l : lists_) {
-    SpinGuard guard(l.lock);
+  for (auto &l : lists_)
     for (uint32 i = l.head; i != kNone; i = frames_[i].next_free) n++;
-  }
   return n;
 }
 

@@ -86,10 +86,13 @@ public:
   // (n < 0: never). Lets tests drive out-of-memory paths deterministically.
   void fail_after(long n) { fail_after_.store(n); }
 
-  // For the audit only: the frame record of a frame, and the number of
-  // frames actually on the free lists (walks them under their locks).
+  // For the audit only: hold every free-list lock (no frame can then be
+  // allocated or freed), the record of a frame, and the number of frames
+  // actually on the free lists (call with the locks held).
+  void lock_all();
+  void unlock_all();
   Frame &record(PhysAddr pa) const { return frame(pa); }
-  uint64 count_free_lists();
+  uint64 count_free_lists() const;
 
 private:
   Frame &frame(PhysAddr pa) const;

@@ -1,6 +1,6 @@
 // The hardware interface of the memory-management core: the only things
 // kernel/mm needs from the machine beyond plain memory. The kernel implements
-// them with sfence.vma (arch/riscv/hal.cpp); host tests count the calls.
+// them with sfence.vma (arch/riscv/cpu.cpp); host tests count the calls.
 #pragma once
 
 #include "mm/addr.h"

@@ -52,7 +52,8 @@ Result<Pte *> PageTable::find_or_create(VirtAddr va) {
   return &table[vpn(va, 0)];
 }
 
-void PageTable::prune(VirtAddr lo, VirtAddr hi) {
+bool PageTable::prune(VirtAddr lo, VirtAddr hi) {
+  bool freed = false;
   constexpr uint64 L1_SPAN = 1UL << 30, L0_SPAN = 1UL << 21;
   Pte *l2 = phys_to_ptr<Pte>(root_);
   for (uint64 i = vpn(lo, 2); i < USER_ROOT_ENTRIES && (i << 30) < hi.value; i++) {
@@ -64,6 +65,7 @@ void PageTable::prune(VirtAddr lo, VirtAddr hi) {
       if (l1[j].valid() && base >= lo.value && base + L0_SPAN <= hi.value) {
         frames.unref(l1[j].phys());
         l1[j] = Pte{};
+        freed = true;
       }
     }
     if (l1_inside) {
@@ -71,6 +73,7 @@ void PageTable::prune(VirtAddr lo, VirtAddr hi) {
       l2[i] = Pte{};
     }
   }
+  return freed;
 }
 
 void PageTable::destroy() {

@@ -3,8 +3,8 @@
 // Every address space has its own root. Its lower half (entries 0..255 of the
 // root) maps the user; its upper half is a copy of the kernel root's upper
 // half, so the kernel is mapped at the same place in every address space and
-// a trap never switches page tables. The kernel's lower-level tables are
-// shared by all roots and never freed.
+// a trap never switches page tables. (The kernel half is four 1 GiB
+// leaf entries: there are no lower-level kernel tables to share.)
 #pragma once
 
 #include "lib/result.h"
@@ -35,8 +35,10 @@ public:
   void destroy();
 
   // Free the tables whose whole span lies in [lo, hi), which must hold no
-  // valid leaf any more (sbrk shrink), so later walks skip it.
-  void prune(VirtAddr lo, VirtAddr hi);
+  // valid leaf any more (sbrk shrink), so later walks skip it. Returns
+  // whether any table was freed (the caller must then flush the TLB: a hart
+  // may cache non-leaf entries too).
+  bool prune(VirtAddr lo, VirtAddr hi);
 
   // Call f(VirtAddr, Pte&) for every valid user leaf in [lo, hi), in order.
   template <typename F> void for_each_leaf(VirtAddr lo, VirtAddr hi, F &&f) const;
