@@ -337,18 +337,21 @@ uint64 sys_open() {
   return static_cast<uint64>(fd);
 }
 
+namespace {
+// mkdir and mknod: create the node in one transaction and let it go.
+uint64 make_node(const char *path, short type, short major, short minor) {
+  begin_op();
+  Inode *ip = create(path, type, major, minor);
+  if (ip) iunlockput(ip);
+  end_op();
+  return ip ? 0 : ERR;
+}
+} // namespace
+
 uint64 sys_mkdir() {
   char path[MAXPATH];
   if (!argpath(0, path)) return ERR;
-  begin_op();
-  Inode *ip = create(path, T_DIR, 0, 0);
-  if (ip == nullptr) {
-    end_op();
-    return ERR;
-  }
-  iunlockput(ip);
-  end_op();
-  return 0;
+  return make_node(path, T_DIR, 0, 0);
 }
 
 uint64 sys_mknod() {
@@ -356,15 +359,7 @@ uint64 sys_mknod() {
   short major = static_cast<short>(argint(1));
   short minor = static_cast<short>(argint(2));
   if (!argpath(0, path)) return ERR;
-  begin_op();
-  Inode *ip = create(path, T_DEVICE, major, minor);
-  if (ip == nullptr) {
-    end_op();
-    return ERR;
-  }
-  iunlockput(ip);
-  end_op();
-  return 0;
+  return make_node(path, T_DEVICE, major, minor);
 }
 
 uint64 sys_chdir() {
