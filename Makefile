@@ -152,7 +152,7 @@ qemu-gdb: all
 
 # ---------------------------------------------------------------- tests
 test: all
-	@tools/run-tests
+	@EXTRA_PROGS="$(EXTRA_PROGS)" tools/run-tests
 
 bench: all
 	@bench/run --icount
