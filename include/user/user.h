@@ -27,7 +27,7 @@ int mkdir(const char *);
 int chdir(const char *);
 int dup(int);
 int getpid(void);
-char *sbrk(int);
+char *sys_sbrk(int, int); // SBRK_EAGER or SBRK_LAZY (kernel/vm.h); use sbrk/sbrklazy
 int sleep(int);
 int pause(int); // = sleep; newer xv6-riscv renamed the call
 int uptime(void);
@@ -38,6 +38,8 @@ int forkmode(int);
 void shutdown(int) __attribute__((noreturn));
 
 // ulib.c
+char *sbrk(int);     // sys_sbrk(n, SBRK_EAGER)
+char *sbrklazy(int); // sys_sbrk(n, SBRK_LAZY): pages appear when first touched
 int stat(const char *, struct stat *);
 char *strcpy(char *, const char *);
 void *memmove(void *, const void *, int);

@@ -90,7 +90,7 @@ void AddressSpace::unmap_range(uint64 start, uint64 end) {
   if (!per_page) hal::flush_all();
 }
 
-Result<uint64> AddressSpace::resize_heap(long n) {
+Result<uint64> AddressSpace::resize_heap(long n, Growth growth) {
   uint64 old = size_;
   uint64 grown = old + static_cast<uint64>(n);
   Region *heap = nullptr;
@@ -104,7 +104,7 @@ Result<uint64> AddressSpace::resize_heap(long n) {
     for (auto &r : regions_)
       if (&r != heap && r.in_use() && page_round_up(old) < r.end && r.start < page_round_up(grown))
         return Error::NoMemory;
-    TRY(map_zeroed(page_round_up(old), page_round_up(grown), heap->prot));
+    if (growth == Growth::Eager) TRY(map_zeroed(page_round_up(old), page_round_up(grown), heap->prot));
   } else {
     if (grown > old || grown < heap_start_) return Error::Invalid;
     unmap_range(page_round_up(grown), page_round_up(old));

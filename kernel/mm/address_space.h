@@ -62,9 +62,13 @@ public:
   uint64 size() const { return size_; }
   uint64 heap_start() const { return heap_start_; }
   void set_heap_start(uint64 va) { heap_start_ = size_ = va; }
-  // sbrk: move the break by n bytes (grow maps zeroed frames; shrink unmaps
-  // and releases). Returns the old break. Cannot shrink below heap_start.
-  Result<uint64> resize_heap(long n);
+  // sbrk: move the break by n bytes. Growing maps zeroed frames now
+  // (Growth::Eager) or only extends the heap region, so that each page is
+  // made on its first touch by handle_fault's demand-zero path
+  // (Growth::Lazy). Shrinking unmaps and releases. Returns the old break.
+  // Cannot shrink below heap_start.
+  enum class Growth { Eager, Lazy };
+  Result<uint64> resize_heap(long n, Growth growth = Growth::Eager);
 
   // fork: give `child` (freshly init()ed) the same regions and contents.
   // Cow: share every frame; writable pages lose Write in both and gain the

@@ -352,10 +352,10 @@ void setkilled(Proc *p) {
 // caller that misses it now sees it at its next check.
 bool killed(Proc *p) { return std::atomic_ref<bool>(p->killed).load(std::memory_order_relaxed); }
 
-int grow_proc(long n, uint64 *old_break) {
+int grow_proc(long n, bool lazy, uint64 *old_break) {
   Proc *p = myproc();
   SpinGuard g(p->vm_lock);
-  auto r = p->as.resize_heap(n);
+  auto r = p->as.resize_heap(n, lazy ? mm::AddressSpace::Growth::Lazy : mm::AddressSpace::Growth::Eager);
   if (r.is_error()) return -1;
   *old_break = r.value();
   return 0;

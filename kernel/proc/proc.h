@@ -86,7 +86,7 @@ int wait(uint64 status_addr);
 int kill(int pid);
 void setkilled(Proc *p);
 bool killed(Proc *p);
-int grow_proc(long n, uint64 *old_break);
+int grow_proc(long n, bool lazy, uint64 *old_break);
 void procdump();
 
 // Copy to/from the current process's user memory (0 on success, -1 on a bad

@@ -2,6 +2,7 @@
 #include "arch/riscv/platform.h"
 #include "arch/riscv/trap.h"
 #include "kernel/memstat.h"
+#include "kernel/vm.h"
 #include "lib/print.h"
 #include "mm/audit.h"
 #include "mm/frame.h"
@@ -25,9 +26,11 @@ uint64 sys_kill() { return static_cast<uint64>(kill(argint(0))); }
 
 uint64 sys_getpid() { return static_cast<uint64>(myproc()->pid); }
 
+// sbrk(n, how): how is SBRK_EAGER or SBRK_LAZY (kernel/vm.h); anything
+// else is taken as eager.
 uint64 sys_sbrk() {
   uint64 old;
-  if (grow_proc(argint(0), &old) < 0) return FAIL;
+  if (grow_proc(argint(0), argint(1) == SBRK_LAZY, &old) < 0) return FAIL;
   return old;
 }
 

@@ -149,6 +149,34 @@ TEST_F(AddressSpaceTest, HeapGrowsAndShrinks) {
 
 // Pages given back by sbrk must leave the TLB: a stale translation would
 // reach a frame that now belongs to someone else.
+TEST_F(AddressSpaceTest, LazyHeapGrowthMapsPagesOnFirstTouch) {
+  AddressSpace &as = new_as();
+  build_standard(as, 0);
+  uint64 free0 = frames.free_count();
+  constexpr uint64 pages = 1000;
+  auto old = as.resize_heap(static_cast<long>(pages * P), AddressSpace::Growth::Lazy);
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old.value(), heap);
+  EXPECT_EQ(as.size(), heap + pages * P);
+  EXPECT_EQ(frames.free_count(), free0) << "lazy growth took frames";
+  Pte *untouched = pte_of(as, heap + 500 * P);
+  EXPECT_TRUE(untouched == nullptr || !untouched->valid());
+
+  // A load or a store makes one zeroed page; nothing else appears.
+  ASSERT_TRUE(as.handle_fault(VirtAddr(heap + 500 * P + 8), Access::Read).ok());
+  ASSERT_TRUE(pte_of(as, heap + 500 * P) && pte_of(as, heap + 500 * P)->valid());
+  EXPECT_TRUE(frame_is_zero(frame_of(as, heap + 500 * P)));
+  ASSERT_TRUE(as.handle_fault(VirtAddr(heap + 3 * P), Access::Write).ok());
+  EXPECT_TRUE(pte_of(as, heap + 3 * P)->has(pte::Read | pte::Write | pte::User));
+  Pte *next = pte_of(as, heap + 4 * P);
+  EXPECT_TRUE(next == nullptr || !next->valid());
+
+  // Beyond the break is still a bad address; shrinking returns every frame.
+  EXPECT_EQ(as.handle_fault(VirtAddr(heap + pages * P), Access::Write).error(), Error::BadAddress);
+  ASSERT_TRUE(as.resize_heap(-static_cast<long>(pages * P)).ok());
+  EXPECT_EQ(frames.free_count(), free0);
+}
+
 TEST_F(AddressSpaceTest, HeapShrinkFlushesTheTlb) {
   AddressSpace &as = new_as();
   build_standard(as, 0);

@@ -9,6 +9,7 @@
 #include "kernel/types.h"
 #include "kernel/stat.h"
 #include "kernel/fcntl.h"
+#include "kernel/vm.h"
 #include "user/user.h"
 
 // A 64-bit word that may alias any other type (keeps -O2 from reordering
@@ -235,3 +236,10 @@ int atoi(const char *s) {
     n = n * 10 + (*s++ - '0');
   return neg ? -n : n;
 }
+
+// The heap. sbrk maps the memory at once (and fails at once when memory is
+// short); sbrklazy only moves the break, and each page is made, zeroed, the
+// first time it is touched.
+char *sbrk(int n) { return sys_sbrk(n, SBRK_EAGER); }
+
+char *sbrklazy(int n) { return sys_sbrk(n, SBRK_LAZY); }

@@ -13,6 +13,11 @@
   .global name; .type name, @function; .balign 4; name:                 \
   li a7, SYS_##name; ecall; ret; .size name, . - name
 
+/* A stub whose C name differs from the call's name in syscall.h. */
+#define SYSCALL_AS(cname, call)                                         \
+  .global cname; .type cname, @function; .balign 4; cname:              \
+  li a7, SYS_##call; ecall; ret; .size cname, . - cname
+
 .text
 SYSCALL(fork)
 SYSCALL(exit)
@@ -25,7 +30,7 @@ SYSCALL(fstat)
 SYSCALL(chdir)
 SYSCALL(dup)
 SYSCALL(getpid)
-SYSCALL(sbrk)
+SYSCALL_AS(sys_sbrk, sbrk) /* sbrk and sbrklazy are in ulib.c */
 SYSCALL(sleep)
 SYSCALL(pause)
 SYSCALL(uptime)

@@ -463,6 +463,58 @@ static void t_sbrk(void) {
   EXPECT(all_zero(d + 8, PGSIZE - 8));
 }
 
+// sbrklazy (newer xv6's lazy sbrk): the break moves, pages appear on first
+// touch, by the program or by the kernel writing into them.
+static void t_sbrk_lazy(void) {
+  const long GIB = 1L << 30, STEP = 64L << 20;
+  char *a = sbrk(0);
+  long f0 = free_frames();
+  char *p = sbrklazy(GIB); // eager sbrk of this much fails (see t_sbrk)
+  CHECK(p == a, "sbrklazy returned %p, old break was %p", p, a);
+  EXPECT(sbrk(0) == a + GIB);
+  CHECK(f0 - free_frames() < 4, "sbrklazy(1 GiB) took %ld frames", f0 - free_frames());
+  for (long off = 0; off < GIB; off += STEP) {
+    CHECK(p[off] == 0, "lazy page at +%ld is not zero", off);
+    p[off] = 'x';
+  }
+  EXPECT(p[STEP] == 'x');
+  // The kernel writing into an untouched lazy page (a pipe read) makes it.
+  int fds[2];
+  EXPECT(pipe(fds) == 0);
+  char *q = p + GIB / 2 + 100;
+  EXPECT(write(fds[1], "hello", 5) == 5);
+  CHECK(read(fds[0], q, 5) == 5, "read into lazy memory failed");
+  EXPECT(memcmp(q, "hello", 5) == 0);
+  // The kernel reading an untouched lazy page (a pipe write) sees zeros.
+  char back[16];
+  EXPECT(write(fds[1], p + GIB / 2 + 3 * PGSIZE, 16) == 16);
+  EXPECT(read(fds[0], back, 16) == 16);
+  EXPECT(all_zero(back, 16));
+  close(fds[0]);
+  close(fds[1]);
+  // A child inherits the lazy heap; what it touches is its own.
+  int pid = xfork();
+  if (pid == 0) {
+    if (p[0] != 'x') exit(2);
+    p[0] = 'c';
+    p[7 * PGSIZE] = 'c';
+    exit(0);
+  }
+  EXPECT(xwait(pid) == 0);
+  EXPECT(p[0] == 'x');
+  EXPECT(p[7 * PGSIZE] == 0);
+  // Shrinking gives the touched pages back and unmaps the range.
+  EXPECT(sbrk(-GIB) == a + GIB);
+  EXPECT(sbrk(0) == a);
+  CHECK(free_frames() + 2 >= f0, "%ld frames not returned", f0 - free_frames());
+  pid = xfork();
+  if (pid == 0) {
+    *(volatile char *)opaque((uint64)p) = 1; // beyond the break now
+    exit(0);
+  }
+  CHECK(xwait(pid) == -1, "store beyond the shrunk lazy heap did not kill");
+}
+
 static char parent_global[3 * PGSIZE];
 
 static void t_sbrk_child(void) {
@@ -1405,6 +1457,7 @@ static struct test tests[] = {
     {"exec", t_exec},
     {"exec_errors", t_exec_errors},
     {"sbrk", t_sbrk},
+    {"sbrk_lazy", t_sbrk_lazy},
     {"sbrk_child", t_sbrk_child},
     {"bad_pointers", t_bad_pointers},
     {"long_paths", t_long_paths},
