@@ -106,7 +106,11 @@ Result<uint64> AddressSpace::resize_heap(long n, Growth growth) {
         return Error::NoMemory;
     if (growth == Growth::Eager) TRY(map_zeroed(page_round_up(old), page_round_up(grown), heap->prot));
   } else {
-    if (grown > old || grown < heap_start_) return Error::Invalid;
+    // A shrink past address 0 wraps the break around: like xv6 (whose
+    // uvmdealloc ignores a new size above the old one), change nothing and
+    // report the old break. Newer xv6 usertests (lazy_copy) rely on it.
+    if (grown > old) return old;
+    if (grown < heap_start_) return Error::Invalid;
     unmap_range(page_round_up(grown), page_round_up(old));
     if (pt_.prune(VirtAddr(page_round_up(grown)), VirtAddr(page_round_up(old)))) hal::flush_all();
   }

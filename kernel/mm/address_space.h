@@ -66,7 +66,7 @@ public:
   // (Growth::Eager) or only extends the heap region, so that each page is
   // made on its first touch by handle_fault's demand-zero path
   // (Growth::Lazy). Shrinking unmaps and releases. Returns the old break.
-  // Cannot shrink below heap_start.
+  // Cannot shrink below heap_start; a shrink past address 0 is ignored.
   enum class Growth { Eager, Lazy };
   Result<uint64> resize_heap(long n, Growth growth = Growth::Eager);
 

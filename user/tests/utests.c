@@ -456,6 +456,9 @@ static void t_sbrk(void) {
   EXPECT(sbrk(0) == top);
   CHECK(sbrk(0x40000000) == (char *)-1, "sbrk(1 GiB) did not fail");
   EXPECT(sbrk(0) == top);
+  // A shrink past address 0 changes nothing and returns the break (xv6).
+  CHECK(sbrk(-((int)(uint64)top + 1)) == top, "sbrk below 0 did not return the break");
+  EXPECT(sbrk(0) == top);
   // The heap still works.
   char *d = sbrk(PGSIZE);
   EXPECT(d == top);
