@@ -843,6 +843,8 @@ static int case_eager(void) {
   CHECK(old == FORK_COW, "forkmode returned %d, expected FORK_COW", old);
   uint64 pages = mapped_pages();
   struct memstat m0, m1, m2;
+  int hold[2]; // the child lives until the parent has counted its frames
+  CHECK(pipe(hold) == 0, "pipe failed");
   ms(&m0);
   int pid = fork();
   if (pid == 0) {
@@ -852,9 +854,14 @@ static int case_eager(void) {
     int e = check(heap, N * PG, 9) ? 2 : 0;
     ms(&b);
     if (b.cow_faults != a.cow_faults) e = 3; // every page is private already
+    close(hold[1]);
+    get1(hold[0]);
     exit(e);
   }
   ms(&m1);
+  put1(hold[1]);
+  close(hold[0]);
+  close(hold[1]);
   int st = -2;
   wait(&st);
   ms(&m2);
