@@ -78,9 +78,7 @@ void console_intr(char c) {
   {
     SpinGuard g(cons.lock);
     switch (c) {
-    case ctrl('P'):
-      dump = true;
-      break;
+    case ctrl('P'): dump = true; break;
     case ctrl('U'):
       while (cons.e != cons.w && cons.buf[(cons.e - 1) % INPUT_BUF] != '\n') {
         cons.e--;

@@ -91,9 +91,9 @@ constexpr uint16 DESC_F_NEXT = 1;  // the chain continues at `next`
 constexpr uint16 DESC_F_WRITE = 2; // the device writes this buffer (else reads it)
 
 struct VirtqAvail {
-  uint16 flags;     // 0: we want interrupts
-  uint16 idx;       // where the driver will put the next entry (mod NUM)
-  uint16 ring[NUM]; // heads of descriptor chains
+  uint16 flags;      // 0: we want interrupts
+  uint16 idx;        // where the driver will put the next entry (mod NUM)
+  uint16 ring[NUM];  // heads of descriptor chains
   uint16 used_event; // unused (no VIRTIO_F_EVENT_IDX)
 };
 
@@ -117,7 +117,7 @@ struct BlkReq {
 };
 constexpr uint32 BLK_T_IN = 0;
 constexpr uint32 BLK_T_OUT = 1;
-constexpr uint8 BLK_S_OK = 0;   // the status byte the device writes on success
+constexpr uint8 BLK_S_OK = 0;          // the status byte the device writes on success
 constexpr uint8 STATUS_PENDING = 0xff; // anything but OK, until the device writes
 constexpr uint64 SECTOR_SIZE = 512;    // virtio-blk addresses 512-byte sectors
 static_assert(BSIZE % SECTOR_SIZE == 0);
@@ -127,9 +127,7 @@ static_assert(sizeof(VirtqDesc) * NUM <= mm::PAGE_SIZE);
 static_assert(sizeof(VirtqAvail) <= mm::PAGE_SIZE);
 static_assert(sizeof(VirtqUsed) <= mm::PAGE_SIZE);
 
-volatile uint32 *regp(uint64 offset) {
-  return platform::mmio<uint32>(platform::VIRTIO0 + offset);
-}
+volatile uint32 *regp(uint64 offset) { return platform::mmio<uint32>(platform::VIRTIO0 + offset); }
 uint32 read_reg(uint64 offset) { return *regp(offset); }
 void write_reg(uint64 offset, uint32 value) { *regp(offset) = value; }
 
@@ -201,8 +199,7 @@ void VirtioDisk::init() {
   st |= status::FeaturesOk;
   write_reg(reg::Status, st);
   // The device clears FeaturesOk again if it cannot work with our choice.
-  if (!(read_reg(reg::Status) & status::FeaturesOk))
-    panic("virtio_disk_init: device rejected the features");
+  if (!(read_reg(reg::Status) & status::FeaturesOk)) panic("virtio_disk_init: device rejected the features");
 
   // Set up queue 0, the block device's only request queue.
   write_reg(reg::QueueSel, 0);
@@ -289,12 +286,11 @@ void VirtioDisk::rw(Buf *b, bool write) {
   req.reserved = 0;
   req.sector = sector;
 
-  desc_[idx[0]] = VirtqDesc{mm::ptr_to_phys(&req).value, sizeof(BlkReq), DESC_F_NEXT,
-                            static_cast<uint16>(idx[1])};
+  desc_[idx[0]] =
+      VirtqDesc{mm::ptr_to_phys(&req).value, sizeof(BlkReq), DESC_F_NEXT, static_cast<uint16>(idx[1])};
   // For a read the device writes the block into b->data.
   uint16 data_flags = DESC_F_NEXT | (write ? 0 : DESC_F_WRITE);
-  desc_[idx[1]] = VirtqDesc{mm::ptr_to_phys(b->data).value, BSIZE, data_flags,
-                            static_cast<uint16>(idx[2])};
+  desc_[idx[1]] = VirtqDesc{mm::ptr_to_phys(b->data).value, BSIZE, data_flags, static_cast<uint16>(idx[2])};
   status_[idx[0]] = STATUS_PENDING;
   desc_[idx[2]] = VirtqDesc{mm::ptr_to_phys(&status_[idx[0]]).value, 1, DESC_F_WRITE, 0};
 

@@ -81,9 +81,7 @@ void fileclose(File *f) {
   if (!ftable.put(f, &last)) return;
 
   switch (last.type) {
-  case File::Type::Pipe:
-    pipeclose(last.pipe, last.writable);
-    break;
+  case File::Type::Pipe: pipeclose(last.pipe, last.writable); break;
   case File::Type::Inode:
   case File::Type::Device:
     // Dropping the last reference may free the inode on disk.
@@ -91,8 +89,7 @@ void fileclose(File *f) {
     iput(last.ip);
     end_op();
     break;
-  case File::Type::None:
-    break;
+  case File::Type::None: break;
   }
 }
 
@@ -109,8 +106,7 @@ int fileread(File *f, uint64 addr, int n) {
   if (!f->readable || n < 0) return -1;
 
   switch (f->type) {
-  case File::Type::Pipe:
-    return piperead(f->pipe, addr, n);
+  case File::Type::Pipe: return piperead(f->pipe, addr, n);
   case File::Type::Device: {
     const Devsw *dev = device(f);
     if (dev == nullptr || dev->read == nullptr) return -1;
@@ -123,8 +119,7 @@ int fileread(File *f, uint64 addr, int n) {
     iunlock(f->ip);
     return r;
   }
-  case File::Type::None:
-    break;
+  case File::Type::None: break;
   }
   panic("fileread: bad file type");
 }
@@ -133,8 +128,7 @@ int filewrite(File *f, uint64 addr, int n) {
   if (!f->writable || n < 0) return -1;
 
   switch (f->type) {
-  case File::Type::Pipe:
-    return pipewrite(f->pipe, addr, n);
+  case File::Type::Pipe: return pipewrite(f->pipe, addr, n);
   case File::Type::Device: {
     const Devsw *dev = device(f);
     if (dev == nullptr || dev->write == nullptr) return -1;
@@ -157,8 +151,7 @@ int filewrite(File *f, uint64 addr, int n) {
     }
     return i == n ? n : -1;
   }
-  case File::Type::None:
-    break;
+  case File::Type::None: break;
   }
   panic("filewrite: bad file type");
 }

@@ -33,8 +33,8 @@ struct Inode {
   short type = 0; // T_DIR, T_FILE, T_DEVICE; 0 if free
   short major = 0;
   short minor = 0;
-  short nlink = 0; // directory entries that name this inode
-  uint size = 0;   // bytes
+  short nlink = 0;              // directory entries that name this inode
+  uint size = 0;                // bytes
   uint addrs[NDIRECT + 1] = {}; // data blocks, then the indirect block
 };
 

@@ -45,8 +45,8 @@ private:
 
   Spinlock lock_{"log"};
   int dev_ = 0;
-  int start_ = 0; // block number of the header
-  int size_ = 0;  // blocks in the log area, header included
+  int start_ = 0;       // block number of the header
+  int size_ = 0;        // blocks in the log area, header included
   int outstanding_ = 0; // operations between begin_op and end_op
   bool committing_ = false;
   LogHeader lh_{}; // blocks logged by the current transaction
@@ -93,8 +93,7 @@ void Log::read_head() {
   Buf *b = bread(dev_, start_);
   memmove(&lh_, b->data, sizeof(lh_));
   brelse(b);
-  if (lh_.n < 0 || lh_.n > LOGSIZE || lh_.n >= size_)
-    panic("initlog: corrupt log header (n = %d)", lh_.n);
+  if (lh_.n < 0 || lh_.n > LOGSIZE || lh_.n >= size_) panic("initlog: corrupt log header (n = %d)", lh_.n);
 }
 
 // Write the in-memory header to disk. With n > 0 this commits the

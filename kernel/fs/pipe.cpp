@@ -27,8 +27,8 @@ struct Pipe {
   static constexpr uint64 HEADER = 64; // bytes reserved for the fields below
 
   Spinlock lock{"pipe"};
-  uint64 nread = 0;  // bytes read
-  uint64 nwrite = 0; // bytes written
+  uint64 nread = 0;      // bytes read
+  uint64 nwrite = 0;     // bytes written
   bool readopen = true;  // the read end is still open
   bool writeopen = true; // the write end is still open
   alignas(HEADER) char data[mm::PAGE_SIZE - HEADER];

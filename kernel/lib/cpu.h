@@ -3,8 +3,8 @@
 #pragma once
 
 namespace cpu {
-int id();        // current hart number, 0..NCPU-1 (call with interrupts off)
-void push_off(); // disable interrupts, nestable
-void pop_off();  // undo one push_off; re-enable when the outermost one ends
+int id();         // current hart number, 0..NCPU-1 (call with interrupts off)
+void push_off();  // disable interrupts, nestable
+void pop_off();   // undo one push_off; re-enable when the outermost one ends
 void spin_hint(); // called now and then by a hart spinning on a lock
 } // namespace cpu

@@ -4,7 +4,6 @@
 // 8 bytes per access; only ragged edges go a byte at a time.
 #include "lib/string.h"
 
-
 namespace {
 constexpr bool aligned8(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 7) == 0; }
 } // namespace
@@ -74,4 +73,3 @@ extern "C" int strncmp(const char *p, const char *q, size_t n) {
   if (n == 0) return 0;
   return static_cast<uint8>(*p) - static_cast<uint8>(*q);
 }
-

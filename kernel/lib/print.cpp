@@ -50,15 +50,9 @@ void vprint(const char *fmt, va_list ap) {
       c = fmt[++i];
     }
     switch (c) {
-    case 'd':
-      print_signed(is_long ? va_arg(ap, long) : va_arg(ap, int));
-      break;
-    case 'u':
-      print_unsigned(is_long ? va_arg(ap, uint64) : va_arg(ap, uint32), 10);
-      break;
-    case 'x':
-      print_unsigned(is_long ? va_arg(ap, uint64) : va_arg(ap, uint32), 16);
-      break;
+    case 'd': print_signed(is_long ? va_arg(ap, long) : va_arg(ap, int)); break;
+    case 'u': print_unsigned(is_long ? va_arg(ap, uint64) : va_arg(ap, uint32), 10); break;
+    case 'x': print_unsigned(is_long ? va_arg(ap, uint64) : va_arg(ap, uint32), 16); break;
     case 'p':
       put('0');
       put('x');
@@ -69,17 +63,10 @@ void vprint(const char *fmt, va_list ap) {
       for (s = s ? s : "(null)"; *s; s++) put(*s);
       break;
     }
-    case 'c':
-      put(static_cast<char>(va_arg(ap, int)));
-      break;
-    case '%':
-      put('%');
-      break;
-    case 0:
-      return;
-    default:
-      put('%');
-      put(c);
+    case 'c': put(static_cast<char>(va_arg(ap, int))); break;
+    case '%': put('%'); break;
+    case 0: return;
+    default: put('%'); put(c);
     }
   }
 }

@@ -50,9 +50,9 @@ private:
 
 // Evaluate a Result; on error return it from the enclosing function,
 // otherwise yield the value. (GNU statement expression, as in SerenityOS.)
-#define TRY(expr)                                                                              \
-  ({                                                                                           \
-    auto _try_result = (expr);                                                                 \
-    if (_try_result.is_error()) return _try_result.error();                                   \
-    _try_result.release_value();                                                               \
+#define TRY(expr)                                                                                            \
+  ({                                                                                                         \
+    auto _try_result = (expr);                                                                               \
+    if (_try_result.is_error()) return _try_result.error();                                                  \
+    _try_result.release_value();                                                                             \
   })

@@ -51,8 +51,6 @@ extern uint64 direct_map_base;
 template <typename T = void> inline T *phys_to_ptr(PhysAddr pa) {
   return reinterpret_cast<T *>(direct_map_base + pa.value);
 }
-inline PhysAddr ptr_to_phys(const void *p) {
-  return PhysAddr(reinterpret_cast<uint64>(p) - direct_map_base);
-}
+inline PhysAddr ptr_to_phys(const void *p) { return PhysAddr(reinterpret_cast<uint64>(p) - direct_map_base); }
 
 } // namespace mm

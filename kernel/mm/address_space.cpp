@@ -196,8 +196,10 @@ Result<void> AddressSpace::clone_into(AddressSpace &child, ForkMode mode) {
       Counters::bump(counters.fork_shared, r.pages);
     } else {
       auto copied = copy_table(src, dst.value());
-      if (copied.is_error()) result = copied.error();
-      else Counters::bump(counters.fork_copied, copied.value());
+      if (copied.is_error())
+        result = copied.error();
+      else
+        Counters::bump(counters.fork_copied, copied.value());
     }
   });
   // One full flush instead of one per page: fork changed the whole parent.

@@ -80,11 +80,11 @@ uint64 audit(AddressSpace *const *spaces, int n, AuditReport report) {
     case FrameKind::PageTable:
       if (refs != f.audit_count) a.fail("reference count differs from mappings", pa);
       break;
-    case FrameKind::Kernel:
-      break; // held by kernel objects (pipes, disk rings): not page tables
+    case FrameKind::Kernel: break; // held by kernel objects (pipes, disk rings): not page tables
     }
   }
-  if (frames.count_free_lists() != frames.free_count()) a.fail("free lists disagree with free count", PhysAddr());
+  if (frames.count_free_lists() != frames.free_count())
+    a.fail("free lists disagree with free count", PhysAddr());
   frames.unlock_all();
   return a.violations;
 }

@@ -61,7 +61,8 @@ public:
   // need not reload it after each atomic operation.
   class Batch {
   public:
-    explicit Batch(FrameTable &t) : table_(t), records_(t.frames_), first_ppn_(t.first_.value >> PAGE_SHIFT) {}
+    explicit Batch(FrameTable &t)
+        : table_(t), records_(t.frames_), first_ppn_(t.first_.value >> PAGE_SHIFT) {}
     void ref(PhysAddr pa) { record(pa).refs.fetch_add(1, std::memory_order_relaxed); }
     void unref(PhysAddr pa) {
       uint32 before = record(pa).refs.fetch_sub(1, std::memory_order_acq_rel);

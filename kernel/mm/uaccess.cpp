@@ -8,9 +8,7 @@ namespace mm {
 namespace {
 
 // Check [va, va + len) lies in the user half without wrapping around.
-bool user_range_ok(VirtAddr va, uint64 len) {
-  return va.value < USER_TOP && len <= USER_TOP - va.value;
-}
+bool user_range_ok(VirtAddr va, uint64 len) { return va.value < USER_TOP && len <= USER_TOP - va.value; }
 
 } // namespace
 

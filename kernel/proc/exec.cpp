@@ -44,7 +44,8 @@ bool load_segment(Proc *p, Inode *ip, const ProgramHeader &ph) {
       pa = pte->phys();
     }
     uint64 n = ph.filesz - off < mm::PAGE_SIZE ? ph.filesz - off : mm::PAGE_SIZE;
-    if (readi(ip, false, reinterpret_cast<uint64>(mm::phys_to_ptr(pa)), ph.off + off, n) != static_cast<int>(n))
+    if (readi(ip, false, reinterpret_cast<uint64>(mm::phys_to_ptr(pa)), ph.off + off, n) !=
+        static_cast<int>(n))
       return false;
   }
   return true;
@@ -98,7 +99,8 @@ int exec(const char *path, char **argv) {
     for (uint32 i = 0; i < elf.phnum && loaded; i++) {
       ProgramHeader ph;
       uint64 off = elf.phoff + i * sizeof ph;
-      if (readi(ip, false, reinterpret_cast<uint64>(&ph), off, sizeof ph) != sizeof ph) loaded = false;
+      if (readi(ip, false, reinterpret_cast<uint64>(&ph), off, sizeof ph) != sizeof ph)
+        loaded = false;
       else if (ph.type == PT_LOAD) {
         loaded = load_segment(p, ip, ph);
         if (ph.vaddr + ph.memsz > top) top = ph.vaddr + ph.memsz;
@@ -112,9 +114,11 @@ int exec(const char *path, char **argv) {
     uint64 stack_top = stack_base + USERSTACK * mm::PAGE_SIZE;
     SpinGuard g(p->vm_lock);
     mm::AddressSpace &as = p->exec_as;
-    if (as.add_region(stack_base, stack_top, mm::prot::Read | mm::prot::Write, mm::RegionKind::Stack).is_error())
+    if (as.add_region(stack_base, stack_top, mm::prot::Read | mm::prot::Write, mm::RegionKind::Stack)
+            .is_error())
       break;
-    if (as.add_region(stack_top, stack_top, mm::prot::Read | mm::prot::Write, mm::RegionKind::Heap).is_error())
+    if (as.add_region(stack_top, stack_top, mm::prot::Read | mm::prot::Write, mm::RegionKind::Heap)
+            .is_error())
       break;
     as.set_heap_start(stack_top);
     sp = push_args(as, stack_top, stack_base, argv, &argc);
@@ -142,6 +146,6 @@ int exec(const char *path, char **argv) {
 
   p->trapframe.epc = entry;
   p->trapframe.sp = sp;
-  p->trapframe.a1 = sp; // argv
+  p->trapframe.a1 = sp;          // argv
   return static_cast<int>(argc); // lands in a0: main(argc, argv)
 }

@@ -36,27 +36,27 @@ using Handler = uint64 (*)();
 
 constexpr Handler table[] = {
     nullptr,
-    sys_fork,   // 1
-    sys_exit,   // 2
-    sys_wait,   // 3
-    sys_pipe,   // 4
-    sys_read,   // 5
-    sys_kill,   // 6
-    sys_exec,   // 7
-    sys_fstat,  // 8
-    sys_chdir,  // 9
-    sys_dup,    // 10
-    sys_getpid, // 11
-    sys_sbrk,   // 12
-    sys_sleep,  // 13
-    sys_uptime, // 14
-    sys_open,   // 15
-    sys_write,  // 16
-    sys_mknod,  // 17
-    sys_unlink, // 18
-    sys_link,   // 19
-    sys_mkdir,  // 20
-    sys_close,  // 21
+    sys_fork,     // 1
+    sys_exit,     // 2
+    sys_wait,     // 3
+    sys_pipe,     // 4
+    sys_read,     // 5
+    sys_kill,     // 6
+    sys_exec,     // 7
+    sys_fstat,    // 8
+    sys_chdir,    // 9
+    sys_dup,      // 10
+    sys_getpid,   // 11
+    sys_sbrk,     // 12
+    sys_sleep,    // 13
+    sys_uptime,   // 14
+    sys_open,     // 15
+    sys_write,    // 16
+    sys_mknod,    // 17
+    sys_unlink,   // 18
+    sys_link,     // 19
+    sys_mkdir,    // 20
+    sys_close,    // 21
     sys_memstat,  // 22
     sys_vmaudit,  // 23
     sys_forkmode, // 24

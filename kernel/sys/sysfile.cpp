@@ -245,8 +245,7 @@ uint64 sys_unlink() {
   // Never remove "." or "..": the directory tree would lose its shape.
   uint off;
   Inode *ip = nullptr;
-  if (namecmp(name, ".") == 0 || namecmp(name, "..") == 0 ||
-      (ip = dirlookup(dp, name, &off)) == nullptr) {
+  if (namecmp(name, ".") == 0 || namecmp(name, "..") == 0 || (ip = dirlookup(dp, name, &off)) == nullptr) {
     iunlockput(dp);
     end_op();
     return ERR;

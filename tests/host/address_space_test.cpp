@@ -64,13 +64,13 @@ TEST_F(AddressSpaceTest, BadOrOverlappingRegionsAreRejectedAndMapNothing) {
     ASSERT_TRUE(r.is_error()) << std::hex << s << "-" << e;
     EXPECT_EQ(r.error(), Error::Invalid);
   };
-  expect_invalid(4 * P, 8 * P);         // overlaps the top
-  expect_invalid(0, 3 * P);             // overlaps the bottom
-  expect_invalid(3 * P, 4 * P);         // inside
-  expect_invalid(0, 10 * P);            // around
-  expect_invalid(P + 1, 8 * P);         // not page aligned
-  expect_invalid(8 * P, 9 * P + 7);     // not page aligned
-  expect_invalid(9 * P, 8 * P);         // backwards
+  expect_invalid(4 * P, 8 * P);               // overlaps the top
+  expect_invalid(0, 3 * P);                   // overlaps the bottom
+  expect_invalid(3 * P, 4 * P);               // inside
+  expect_invalid(0, 10 * P);                  // around
+  expect_invalid(P + 1, 8 * P);               // not page aligned
+  expect_invalid(8 * P, 9 * P + 7);           // not page aligned
+  expect_invalid(9 * P, 8 * P);               // backwards
   expect_invalid(USER_TOP - P, USER_TOP + P); // beyond MAXVA
   EXPECT_EQ(frames.free_count(), free_before);
   // Touching but not overlapping is fine.
@@ -277,14 +277,15 @@ TEST_F(AddressSpaceTest, FaultsOutsideRegionsOrAgainstProtectionAreErrors) {
   expect(USER_TOP - P, Access::Read, Error::BadAddress);  // never declared
   expect(guard, Access::Read, Error::BadAddress);         // the guard page
   expect(guard + P - 1, Access::Write, Error::BadAddress);
-  expect(text, Access::Write, Error::Protection);          // store to text
+  expect(text, Access::Write, Error::Protection); // store to text
   expect(text_end - 1, Access::Write, Error::Protection);
-  expect(data, Access::Exec, Error::Protection);           // execute data
+  expect(data, Access::Exec, Error::Protection); // execute data
   expect(stack, Access::Exec, Error::Protection);
   EXPECT_EQ(frames.free_count(), free0) << "a rejected fault allocates nothing";
   auto leaves_after = leaves(as);
   ASSERT_EQ(leaves_after.size(), leaves_before.size());
-  for (size_t i = 0; i < leaves_after.size(); i++) EXPECT_EQ(leaves_after[i].second.raw, leaves_before[i].second.raw);
+  for (size_t i = 0; i < leaves_after.size(); i++)
+    EXPECT_EQ(leaves_after[i].second.raw, leaves_before[i].second.raw);
 }
 
 TEST_F(AddressSpaceTest, FaultOnAPresentPageOnlyFlushes) {

@@ -63,7 +63,8 @@ protected:
     std::vector<AddressSpace *> fam;
     AddressSpace &parent = new_as();
     EXPECT_TRUE(parent.add_region(0, PAGE_SIZE, prot::Read | prot::Exec, RegionKind::Text).ok());
-    EXPECT_TRUE(parent.add_region(kData, kData + pages * PAGE_SIZE, prot::Read | prot::Write, RegionKind::Data).ok());
+    EXPECT_TRUE(
+        parent.add_region(kData, kData + pages * PAGE_SIZE, prot::Read | prot::Write, RegionKind::Data).ok());
     for (auto &[va, p] : leaves(parent)) fill_frame(mm::phys_to_ptr(p.phys()), va);
     fam.push_back(&parent);
     for (int i = 1; i < n; i++) {
@@ -124,7 +125,8 @@ TEST_F(Concurrency, SharersWriteEverySharedPageAtOnce) {
     for (int t = 0; t < kThreads; t++)
       for (uint64 page = 0; page < kPages; page++) {
         uint64 va = kData + page * PAGE_SIZE;
-        EXPECT_TRUE(frame_has(frame_of(*fam[t], va), 1000 * (t + 1) + page)) << "thread " << t << " page " << page;
+        EXPECT_TRUE(frame_has(frame_of(*fam[t], va), 1000 * (t + 1) + page))
+            << "thread " << t << " page " << page;
         EXPECT_EQ(frames.refcount(pte_of(*fam[t], va)->phys()), 1u);
       }
     EXPECT_EQ(frames.refcount(orig[0]), uint32(kThreads)) << "text is never written";

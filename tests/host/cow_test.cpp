@@ -144,7 +144,8 @@ TEST_F(Cow, ParentReusesEveryPageOnceTheChildHasExited) {
   child->destroy();
   Snap s0 = Snap::now();
   uint64 free0 = frames.free_count();
-  for (uint64 va : writable_pages(*parent)) ASSERT_TRUE(parent->handle_fault(VirtAddr(va), Access::Write).ok());
+  for (uint64 va : writable_pages(*parent))
+    ASSERT_TRUE(parent->handle_fault(VirtAddr(va), Access::Write).ok());
   Snap d = Snap::now().since(s0);
   EXPECT_EQ(d.cow_copies, 0u);
   EXPECT_EQ(d.cow_reuses, 7u);
@@ -298,8 +299,10 @@ TEST_P(CowOom, CloneIntoFailingAnywhereLeavesTheParentConsistent) {
   build_standard(parent, 2);
   // Spread the parent over several last-level tables and two gigabytes, so
   // the child needs several table allocations.
-  ASSERT_TRUE(parent.add_region(4UL << 20, (4UL << 20) + 2 * P, prot::Read | prot::Write, RegionKind::Data).ok());
-  ASSERT_TRUE(parent.add_region(1UL << 30, (1UL << 30) + 2 * P, prot::Read | prot::Write, RegionKind::Data).ok());
+  ASSERT_TRUE(
+      parent.add_region(4UL << 20, (4UL << 20) + 2 * P, prot::Read | prot::Write, RegionKind::Data).ok());
+  ASSERT_TRUE(
+      parent.add_region(1UL << 30, (1UL << 30) + 2 * P, prot::Read | prot::Write, RegionKind::Data).ok());
   for (auto &[va, p] : leaves(parent)) fill_frame(mm::phys_to_ptr(p.phys()), va);
   std::map<uint64, PhysAddr> frame_at_va;
   for (auto &[va, p] : leaves(parent)) frame_at_va[va] = p.phys();

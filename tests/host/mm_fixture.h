@@ -30,14 +30,14 @@
 namespace mmtest {
 
 using mm::AddressSpace;
+using mm::PAGE_SIZE;
 using mm::PhysAddr;
 using mm::Pte;
-using mm::VirtAddr;
-using mm::PAGE_SIZE;
 using mm::USER_TOP;
+using mm::VirtAddr;
 
 constexpr uint64 kPhysBase = 0x80000000;
-constexpr uint64 kArenaSize = 8UL << 20; // 2048 frames, less the frame table
+constexpr uint64 kArenaSize = 8UL << 20;           // 2048 frames, less the frame table
 constexpr uint64 kKernelVa = 0xffffffc000000000UL; // a kernel (upper-half) address
 
 inline uint8 *arena() {
@@ -61,7 +61,9 @@ constexpr uint64 heap = 8 * P;
 } // namespace layout
 
 // A page's worth of recognisable 64-bit words derived from `seed`.
-inline uint64 pattern_word(uint64 seed, uint64 i) { return (seed + 1) * 0x9E3779B97F4A7C15UL ^ (i * 0x100000001B3UL); }
+inline uint64 pattern_word(uint64 seed, uint64 i) {
+  return (seed + 1) * 0x9E3779B97F4A7C15UL ^ (i * 0x100000001B3UL);
+}
 
 inline void fill_frame(void *page, uint64 seed) {
   auto *w = static_cast<uint64 *>(page);
@@ -166,7 +168,8 @@ protected:
     using namespace layout;
     ASSERT_TRUE(as.add_region(text, text_end, mm::prot::Read | mm::prot::Exec, mm::RegionKind::Text).ok());
     ASSERT_TRUE(as.add_region(data, data_end, mm::prot::Read | mm::prot::Write, mm::RegionKind::Data).ok());
-    ASSERT_TRUE(as.add_region(stack, stack_end, mm::prot::Read | mm::prot::Write, mm::RegionKind::Stack).ok());
+    ASSERT_TRUE(
+        as.add_region(stack, stack_end, mm::prot::Read | mm::prot::Write, mm::RegionKind::Stack).ok());
     ASSERT_TRUE(as.add_region(heap, heap, mm::prot::Read | mm::prot::Write, mm::RegionKind::Heap).ok());
     as.set_heap_start(heap);
     ASSERT_TRUE(as.resize_heap(static_cast<long>(heap_pages * P)).ok());

@@ -75,7 +75,8 @@ TEST_F(PageTableTest, DestroyFreesEveryTableFrame) {
   PageTable pt = PageTable::create().value();
   uint64 free_before = frames.free_count();
   // Scattered addresses: different last-level tables and different gigabytes.
-  for (uint64 va : {0UL, PAGE_SIZE, 2UL << 20, 5UL << 20, 1UL << 30, (7UL << 30) + (3UL << 21), USER_TOP - PAGE_SIZE})
+  for (uint64 va :
+       {0UL, PAGE_SIZE, 2UL << 20, 5UL << 20, 1UL << 30, (7UL << 30) + (3UL << 21), USER_TOP - PAGE_SIZE})
     ASSERT_TRUE(pt.find_or_create(VirtAddr(va)).ok());
   // L1 tables for gigabytes 0, 1, 7, 255; L0 tables for 0/2M/4M in GiB 0, one each in 1, 7, 255.
   EXPECT_EQ(free_before - frames.free_count(), 4u + 6u);
@@ -86,7 +87,8 @@ TEST_F(PageTableTest, DestroyFreesEveryTableFrame) {
 TEST_F(PageTableTest, ForEachLeafVisitsMappedPagesInOrderWithinRange) {
   AddressSpace &as = new_as();
   PageTable &pt = as.page_table();
-  std::vector<uint64> vas = {0, 3 * PAGE_SIZE, (2UL << 20) - PAGE_SIZE, 2UL << 20, 1UL << 30, USER_TOP - PAGE_SIZE};
+  std::vector<uint64> vas = {0,         3 * PAGE_SIZE, (2UL << 20) - PAGE_SIZE,
+                             2UL << 20, 1UL << 30,     USER_TOP - PAGE_SIZE};
   for (uint64 va : vas) {
     Pte *slot = pt.find_or_create(VirtAddr(va)).value();
     *slot = Pte::make(frames.alloc(FrameKind::User).value(), pte::Valid | pte::Read | pte::User);

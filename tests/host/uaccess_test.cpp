@@ -91,7 +91,8 @@ TEST_F(UserAccess, CopyFromUserNeverCopies) {
   Snap s0 = Snap::now();
   ASSERT_TRUE(copy_from_user(*child, in.data(), VirtAddr(data), in.size()).ok());
   char s[8];
-  EXPECT_TRUE(copy_string_from_user(*child, s, VirtAddr(stack), sizeof s).is_error()); // no NUL in the pattern
+  EXPECT_TRUE(
+      copy_string_from_user(*child, s, VirtAddr(stack), sizeof s).is_error()); // no NUL in the pattern
   Snap d = Snap::now().since(s0);
   EXPECT_EQ(d.cow_faults, 0u);
   EXPECT_EQ(frames.free_count(), free0);
@@ -109,13 +110,13 @@ TEST_F(UserAccess, BadRangesAreRejected) {
   struct Case {
     uint64 va, len;
   } cases[] = {
-      {kKernelVa, 8},                 // the kernel half
-      {USER_TOP, 1},                  // at MAXVA
-      {USER_TOP - 10, 20},            // straddling MAXVA
-      {~0UL - 15, 32},                // wrapping around zero
-      {data, ~0UL - data + 1},        // wrapping length
-      {P, ~0UL},                      // absurd length
-      {data, USER_TOP},               // ends above MAXVA
+      {kKernelVa, 8},          // the kernel half
+      {USER_TOP, 1},           // at MAXVA
+      {USER_TOP - 10, 20},     // straddling MAXVA
+      {~0UL - 15, 32},         // wrapping around zero
+      {data, ~0UL - data + 1}, // wrapping length
+      {P, ~0UL},               // absurd length
+      {data, USER_TOP},        // ends above MAXVA
   };
   for (auto c : cases) {
     SCOPED_TRACE(::testing::Message() << std::hex << c.va << "+" << c.len);
@@ -129,8 +130,10 @@ TEST_F(UserAccess, BadRangesAreRejected) {
   // In range but not mapped or not allowed.
   EXPECT_EQ(copy_to_user(*parent, VirtAddr(guard + 8), buf, 8).error(), Error::BadAddress);
   EXPECT_EQ(copy_from_user(*parent, buf, VirtAddr(guard + 8), 8).error(), Error::BadAddress);
-  EXPECT_EQ(copy_to_user(*parent, VirtAddr(data_end - 8), buf, 16).error(), Error::BadAddress); // into the guard
-  EXPECT_EQ(copy_from_user(*parent, buf, VirtAddr(heap + 2 * P - 8), 16).error(), Error::BadAddress); // past the break
+  EXPECT_EQ(copy_to_user(*parent, VirtAddr(data_end - 8), buf, 16).error(),
+            Error::BadAddress); // into the guard
+  EXPECT_EQ(copy_from_user(*parent, buf, VirtAddr(heap + 2 * P - 8), 16).error(),
+            Error::BadAddress); // past the break
   EXPECT_EQ(copy_to_user(*parent, VirtAddr(text + 16), buf, 8).error(), Error::Protection);
   EXPECT_EQ(copy_from_user(*parent, buf, VirtAddr(text + 16), 8).ok(), true);
   EXPECT_EQ(frames.free_count(), free0);
@@ -148,7 +151,8 @@ TEST_F(UserAccess, CopyStringFromUserLimits) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.value(), 5u);
   EXPECT_STREQ(buf, "hello");
-  EXPECT_EQ(copy_string_from_user(*parent, buf, VirtAddr(data + 10), 6).value(), 5u) << "room for exactly the NUL";
+  EXPECT_EQ(copy_string_from_user(*parent, buf, VirtAddr(data + 10), 6).value(), 5u)
+      << "room for exactly the NUL";
   EXPECT_EQ(copy_string_from_user(*parent, buf, VirtAddr(data + 10), 5).error(), Error::TooBig);
   EXPECT_EQ(copy_string_from_user(*parent, buf, VirtAddr(data + 10), 1).error(), Error::TooBig);
   EXPECT_EQ(copy_string_from_user(*parent, buf, VirtAddr(data + 10), 0).error(), Error::TooBig);
@@ -169,12 +173,14 @@ TEST_F(UserAccess, CopyStringFromUserLimits) {
   r = copy_string_from_user(*parent, buf, VirtAddr(data + 7), sizeof buf);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.value(), longstr.size() - 1);
-  EXPECT_EQ(copy_string_from_user(*parent, buf, VirtAddr(data + 7), longstr.size() - 1).error(), Error::TooBig);
+  EXPECT_EQ(copy_string_from_user(*parent, buf, VirtAddr(data + 7), longstr.size() - 1).error(),
+            Error::TooBig);
 
   // Running off the end of the data into the guard page.
   const char tail[4] = {'a', 'b', 'c', 'd'};
   ASSERT_TRUE(copy_to_user(*parent, VirtAddr(data_end - 4), tail, 4).ok());
-  EXPECT_EQ(copy_string_from_user(*parent, buf, VirtAddr(data_end - 4), sizeof buf).error(), Error::BadAddress);
+  EXPECT_EQ(copy_string_from_user(*parent, buf, VirtAddr(data_end - 4), sizeof buf).error(),
+            Error::BadAddress);
   EXPECT_EQ(copy_string_from_user(*parent, buf, VirtAddr(data_end - 4), 4).error(), Error::TooBig)
       << "the limit is reached before the guard page";
   // Not user addresses at all.

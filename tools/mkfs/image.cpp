@@ -167,8 +167,8 @@ bool Image::has_entry(uint dir, std::string_view name) const {
   for (uint off = 0; off < di.size; off += sizeof(dirent)) {
     uint fbn = off / BSIZE;
     uint b = fbn < NDIRECT ? di.addrs[fbn]
-                           : reinterpret_cast<const uint *>(&img_[static_cast<size_t>(di.addrs[NDIRECT]) *
-                                                                  BSIZE])[fbn - NDIRECT];
+                           : reinterpret_cast<const uint *>(
+                                 &img_[static_cast<size_t>(di.addrs[NDIRECT]) * BSIZE])[fbn - NDIRECT];
     dirent de;
     std::memcpy(&de, &img_[static_cast<size_t>(b) * BSIZE + off % BSIZE], sizeof(de));
     if (de.inum != 0 && std::string_view(de.name, strnlen(de.name, DIRSIZ)) == name) return true;

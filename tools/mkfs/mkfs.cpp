@@ -76,8 +76,8 @@ int main(int argc, char **argv) {
       }
     }
     img.write_to(out);
-    std::printf("mkfs: %s: %zu files, %u of %u blocks used\n", out.c_str(), files.size(),
-                img.used_blocks(), l.size);
+    std::printf("mkfs: %s: %zu files, %u of %u blocks used\n", out.c_str(), files.size(), img.used_blocks(),
+                l.size);
   } catch (const mkfs::Error &e) {
     std::fprintf(stderr, "mkfs: %s\n", e.what());
     std::remove(out.c_str()); // no half-made image for make to trust

@@ -4,11 +4,11 @@
 
 #include "lib/types.h"
 
-#define csr_read(name)                                                                         \
-  ({                                                                                           \
-    uint64 _v;                                                                                 \
-    asm volatile("csrr %0, " #name : "=r"(_v));                                                \
-    _v;                                                                                        \
+#define csr_read(name)                                                                                       \
+  ({                                                                                                         \
+    uint64 _v;                                                                                               \
+    asm volatile("csrr %0, " #name : "=r"(_v));                                                              \
+    _v;                                                                                                      \
   })
 #define csr_write(name, v) asm volatile("csrw " #name ", %0" ::"r"((uint64)(v)))
 #define csr_set(name, v) asm volatile("csrs " #name ", %0" ::"r"((uint64)(v)))

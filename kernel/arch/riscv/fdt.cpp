@@ -60,11 +60,9 @@ uint64 fdt_memory_end(const void *fdt) {
       off = align4(off + 8 + len);
       break;
     }
-    case FDT_NOP:
-      break;
+    case FDT_NOP: break;
     case FDT_END:
-    default:
-      return 0;
+    default: return 0;
     }
   }
 }

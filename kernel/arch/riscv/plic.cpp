@@ -9,10 +9,10 @@
 namespace {
 
 using platform::PLIC;
-constexpr uint64 PRIORITY = PLIC + 0x0;          // 4 bytes per source
-constexpr uint64 ENABLE = PLIC + 0x2000;         // 0x80 per context
-constexpr uint64 THRESHOLD = PLIC + 0x200000;    // 0x1000 per context
-constexpr uint64 CLAIM = PLIC + 0x200004;        // 0x1000 per context
+constexpr uint64 PRIORITY = PLIC + 0x0;       // 4 bytes per source
+constexpr uint64 ENABLE = PLIC + 0x2000;      // 0x80 per context
+constexpr uint64 THRESHOLD = PLIC + 0x200000; // 0x1000 per context
+constexpr uint64 CLAIM = PLIC + 0x200004;     // 0x1000 per context
 
 uint64 s_context() { return 2 * riscv::hart_id() + 1; }
 
@@ -31,4 +31,6 @@ void plic_init_hart() {
 
 int plic_claim() { return static_cast<int>(*platform::mmio<uint32>(CLAIM + s_context() * 0x1000)); }
 
-void plic_complete(int irq) { *platform::mmio<uint32>(CLAIM + s_context() * 0x1000) = static_cast<uint32>(irq); }
+void plic_complete(int irq) {
+  *platform::mmio<uint32>(CLAIM + s_context() * 0x1000) = static_cast<uint32>(irq);
+}

@@ -55,9 +55,12 @@ enum class Interrupt { None, Timer, Device };
 Interrupt device_interrupt(uint64 scause) {
   if (scause == (riscv::SCAUSE_INTERRUPT | riscv::IRQ_S_EXTERNAL)) {
     int irq = plic_claim();
-    if (irq == platform::UART0_IRQ) uart_intr();
-    else if (irq == platform::VIRTIO0_IRQ) virtio_disk_intr();
-    else if (irq) kprintf("unexpected interrupt irq=%d\n", irq);
+    if (irq == platform::UART0_IRQ)
+      uart_intr();
+    else if (irq == platform::VIRTIO0_IRQ)
+      virtio_disk_intr();
+    else if (irq)
+      kprintf("unexpected interrupt irq=%d\n", irq);
     if (irq) plic_complete(irq);
     return Interrupt::Device;
   }
