@@ -102,7 +102,7 @@ EXTRA_BINS := $(foreach s,$(EXTRA_PROGS),$(B)/extra/$(basename $(notdir $(s))))
 define extra_rule
 $(B)/extra/$(basename $(notdir $(1))): $(1) $(ULIB) user/user.ld
 	@mkdir -p $(B)/extra
-	$(CC) $(UCFLAGS) -w -I. -c $(1) -o $$@.o
+	$(CC) $(UCFLAGS) -MT $$@ -MF $$@.d -w -I. -c $(1) -o $$@.o
 	$(LD) $(ULDFLAGS) -o $$@ $$@.o $(ULIB) $(LIBGCC)
 endef
 $(foreach s,$(EXTRA_PROGS),$(eval $(call extra_rule,$(s))))
@@ -168,4 +168,5 @@ format:
 
 .PHONY: qemu qemu-gdb test bench bench-wall clean format
 
--include $(KERNEL_OBJS:.o=.d) $(ULIB_OBJS:.o=.d)
+# Header dependencies (-MMD) of everything compiled for the guest.
+-include $(KERNEL_OBJS:.o=.d) $(ULIB_OBJS:.o=.d) $(patsubst %,$(B)/%.d,$(UPROG_SRCS)) $(EXTRA_BINS:=.d)

@@ -1,8 +1,9 @@
 // forkbench: the cost of fork and of a copy-on-write fault, in every fork
 // mode the kernel offers (FORK_EAGER copies every page at fork, FORK_COW
-// shares them), in one run.
+// shares them, FORK_COW_AHEAD shares them and copies runs of pages ahead of
+// sequential write faults), in one run.
 //
-//   forkbench [-i] [-r ROUNDS] [-o eager|cow] [-s MIB]
+//   forkbench [-i] [-r ROUNDS] [-o eager|cow|cow-ahead] [-s MIB]
 //
 // -o and -s restrict the run to one fork mode / one heap size (for quick
 // experiments); the fault and three-generation figures then run only with
@@ -264,7 +265,7 @@ int main(int argc, char *argv[]) {
     else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) only_mode = argv[++i];
     else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc) only_size = atoi(argv[++i]);
     else {
-      fprintf(2, "usage: forkbench [-i] [-r ROUNDS] [-o eager|cow] [-s MIB]\n");
+      fprintf(2, "usage: forkbench [-i] [-r ROUNDS] [-o eager|cow|cow-ahead] [-s MIB]\n");
       return 2;
     }
   }
@@ -282,8 +283,8 @@ int main(int argc, char *argv[]) {
   static const struct {
     const char *name;
     int mode;
-  } modes[] = {{"eager", FORK_EAGER}, {"cow", FORK_COW}};
-  for (int m = 0; m < 2; m++) {
+  } modes[] = {{"eager", FORK_EAGER}, {"cow", FORK_COW}, {"cow-ahead", FORK_COW_AHEAD}};
+  for (int m = 0; m < 3; m++) {
     if (only_mode && strcmp(only_mode, modes[m].name) != 0) continue;
     forkmode(modes[m].mode);
     for (int s = 0; s < 6; s++) {

@@ -10,7 +10,11 @@ struct memstat {
   uint64 fork_shared;   // pages shared (not copied) by fork, cumulative
   uint64 fork_copied;   // pages copied by fork (eager mode), cumulative
   uint64 frames_allocated; // successful frame allocations, cumulative
+  uint64 cow_ahead;     // of the copies + reuses, those resolved ahead of a
+                        // fault (FORK_COW_AHEAD), not by one
 };
 
 #define FORK_COW 0   // copy-on-write (default)
 #define FORK_EAGER 1 // copy every page at fork time (for comparison)
+#define FORK_COW_AHEAD 2 // COW, and a run of write faults on consecutive
+                         // pages also resolves the pages that follow

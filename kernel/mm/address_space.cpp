@@ -1,6 +1,8 @@
 // User address spaces: regions, page faults, sbrk, fork.
 #include "mm/address_space.h"
 
+#include <utility>
+
 #include "lib/print.h"
 #include "lib/string.h"
 #include "mm/cow.h"
@@ -24,6 +26,9 @@ Result<void> AddressSpace::init() {
   pt_ = TRY(PageTable::create());
   for (auto &r : regions_) r = Region{};
   heap_start_ = size_ = 0;
+  cow_ahead_ = false;
+  streak_next_ = 0;
+  window_ = 1;
   return {};
 }
 
@@ -190,7 +195,7 @@ Result<void> AddressSpace::clone_into(AddressSpace &child, ForkMode mode) {
       result = dst.error();
       return;
     }
-    if (mode == ForkMode::Cow) {
+    if (mode == ForkMode::Cow || mode == ForkMode::CowAhead) {
       ShareResult r = share_table(src, dst.value(), batch);
       parent_changed |= r.parent_changed;
       Counters::bump(counters.fork_shared, r.pages);
@@ -204,6 +209,7 @@ Result<void> AddressSpace::clone_into(AddressSpace &child, ForkMode mode) {
   });
   // One full flush instead of one per page: fork changed the whole parent.
   if (parent_changed) hal::flush_all();
+  cow_ahead_ = child.cow_ahead_ = mode == ForkMode::CowAhead; // the latest fork decides
   return result;
 }
 
@@ -222,12 +228,51 @@ Result<void> AddressSpace::handle_fault(VirtAddr va, Access access) {
     return {};
   }
   if (access == Access::Write && !pte->has(pte::Write)) {
-    if (pte->has(pte::Cow)) return resolve_cow(page, *pte);
-    return Error::Protection;
+    if (!pte->has(pte::Cow)) return Error::Protection;
+    TRY(resolve_cow(page, *pte));
+    if (cow_ahead_) copy_ahead(page, *r);
+    return {};
   }
   // The PTE already allows it: a stale translation on this hart.
   hal::flush_page(page);
   return {};
+}
+
+// ForkMode::CowAhead. A process that writes page after page of shared
+// memory (a child filling its whole heap) pays one trap per page, and in
+// QEMU a trap costs several times the 4 KiB copy. After two write faults on
+// consecutive pages, the pages that follow in the same region are resolved
+// too, the run doubling at each fault up to COW_AHEAD_MAX pages, with one TLB
+// flush for the run. The price: a page the process never writes may be copied
+// (at most COW_AHEAD_MAX - 1 of them at the end of a run). Plain Cow never
+// does this, so its copy counts stay exact.
+constexpr uint64 COW_AHEAD_MAX = 512;
+
+void AddressSpace::copy_ahead(VirtAddr page, const Region &r) {
+  if (page.value != streak_next_) { // not a continuation: start a new run
+    window_ = 1;
+    streak_next_ = page.value + PAGE_SIZE;
+    return;
+  }
+  window_ = window_ * 2 > COW_AHEAD_MAX ? COW_AHEAD_MAX : window_ * 2;
+  uint64 end = page.value + window_ * PAGE_SIZE;
+  if (end > r.end) end = r.end;
+  uint64 va = page.value + PAGE_SIZE, copies = 0, reuses = 0;
+  Pte *p = nullptr;
+  for (; va < end; va += PAGE_SIZE, p++) {
+    if (!p || vpn(VirtAddr(va), 0) == 0) p = pt_.find(VirtAddr(va)); // a new leaf table
+    if (!p || !p->has(pte::Valid | pte::Cow)) break;
+    auto r = resolve_cow(VirtAddr(va), *p, CowCause::Ahead);
+    if (r.is_error()) break; // out of memory: the fault itself is resolved, stop here
+    (r.value() == CowOutcome::Copied ? copies : reuses)++;
+  }
+  // Translations of the pages resolved ahead may be cached (the process may
+  // have read them): one flush for all, before the process runs again.
+  if (va > page.value + PAGE_SIZE) hal::flush_all();
+  Counters::bump(counters.cow_ahead, copies + reuses);
+  Counters::bump(counters.cow_copies, copies);
+  Counters::bump(counters.cow_reuses, reuses);
+  streak_next_ = va;
 }
 
 Result<PhysAddr> AddressSpace::resolve(VirtAddr va, Access access) {
@@ -245,19 +290,13 @@ Result<PhysAddr> AddressSpace::resolve(VirtAddr va, Access access) {
 }
 
 void AddressSpace::swap(AddressSpace &other) {
-  auto tmp_pt = pt_;
-  pt_ = other.pt_;
-  other.pt_ = tmp_pt;
-  for (int i = 0; i < MAX_REGIONS; i++) {
-    Region r = regions_[i];
-    regions_[i] = other.regions_[i];
-    other.regions_[i] = r;
-  }
-  uint64 hs = heap_start_, sz = size_;
-  heap_start_ = other.heap_start_;
-  size_ = other.size_;
-  other.heap_start_ = hs;
-  other.size_ = sz;
+  std::swap(pt_, other.pt_);
+  std::swap(regions_, other.regions_);
+  std::swap(heap_start_, other.heap_start_);
+  std::swap(size_, other.size_);
+  std::swap(cow_ahead_, other.cow_ahead_);
+  std::swap(streak_next_, other.streak_next_);
+  std::swap(window_, other.window_);
 }
 
 } // namespace mm

@@ -36,7 +36,7 @@ struct Region {
 };
 
 enum class Access { Read, Write, Exec };
-enum class ForkMode : int { Cow = 0, Eager = 1 };
+enum class ForkMode : int { Cow = 0, Eager = 1, CowAhead = 2 };
 
 class AddressSpace {
 public:
@@ -72,8 +72,10 @@ public:
 
   // fork: give `child` (freshly init()ed) the same regions and contents.
   // Cow: share every frame; writable pages lose Write in both and gain the
-  // Cow mark. Eager: copy every page now (text too, as a classic fork does). On failure the child is
-  // left for the caller to destroy, and the parent is still consistent.
+  // Cow mark. Eager: copy every page now (text too, as a classic fork does).
+  // CowAhead: as Cow, and both sides resolve runs of sequential write faults
+  // ahead (see copy_ahead). On failure the child is left for the caller to
+  // destroy, and the parent is still consistent.
   Result<void> clone_into(AddressSpace &child, ForkMode mode);
 
   // Resolve a fault (or a kernel access) at va. Ok means the access may now
@@ -91,11 +93,17 @@ private:
   Result<void> map_zeroed(uint64 start, uint64 end, uint32 prot);
   // Unmap the pages of a live address space and flush their translations.
   void unmap_range(uint64 start, uint64 end);
+  void copy_ahead(VirtAddr page, const Region &r);
 
   PageTable pt_;
   Region regions_[MAX_REGIONS];
   uint64 heap_start_ = 0;
   uint64 size_ = 0;
+  // ForkMode::CowAhead: where the next fault of a sequential run would be,
+  // and how many pages the run resolves now.
+  bool cow_ahead_ = false;
+  uint64 streak_next_ = 0;
+  uint64 window_ = 1;
 };
 
 // PTE flags for a user page of the given region protection.

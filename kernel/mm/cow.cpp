@@ -18,8 +18,9 @@
 
 namespace mm {
 
-Result<void> resolve_cow(VirtAddr va, Pte &pte) {
-  Counters::bump(counters.cow_faults);
+Result<CowOutcome> resolve_cow(VirtAddr va, Pte &pte, CowCause cause) {
+  bool fault = cause == CowCause::Fault;
+  if (fault) Counters::bump(counters.cow_faults);
   PhysAddr old = pte.phys();
   uint64 flags = (pte.flags() & ~pte::Cow) | pte::Write;
 
@@ -28,17 +29,17 @@ Result<void> resolve_cow(VirtAddr va, Pte &pte) {
     // can at worst cause one more (spurious) store fault, which
     // handle_fault recognises and answers with a flush of this page.
     pte = Pte::make(old, flags);
-    Counters::bump(counters.cow_reuses);
-    return {};
+    if (fault) Counters::bump(counters.cow_reuses);
+    return CowOutcome::Reused;
   }
 
   PhysAddr copy = TRY(frames.alloc(FrameKind::User));
   copy_page(phys_to_ptr(copy), phys_to_ptr(old));
   pte = Pte::make(copy, flags);
-  hal::flush_page(va); // a stale translation would read the old frame
+  if (fault) hal::flush_page(va); // a stale translation would read the old frame
   frames.unref(old);
-  Counters::bump(counters.cow_copies);
-  return {};
+  if (fault) Counters::bump(counters.cow_copies);
+  return CowOutcome::Copied;
 }
 
 } // namespace mm

@@ -10,6 +10,14 @@ namespace mm {
 // `pte` maps va with the Cow mark. If this mapping holds the frame's last
 // reference the page simply becomes writable again; otherwise the page is
 // copied into a new frame and one reference to the old frame is dropped.
-Result<void> resolve_cow(VirtAddr va, Pte &pte);
+//
+// Fault: a store (or a kernel write) hit this page; counted here (a COW
+// fault, and a copy or a reuse), and the page's translation is flushed here.
+// Ahead: resolved on the initiative of AddressSpace's copy-ahead for
+// sequential writers; the caller counts the outcomes and flushes once for
+// the whole run.
+enum class CowCause { Fault, Ahead };
+enum class CowOutcome { Reused, Copied };
+Result<CowOutcome> resolve_cow(VirtAddr va, Pte &pte, CowCause cause = CowCause::Fault);
 
 } // namespace mm

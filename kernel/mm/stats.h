@@ -11,6 +11,7 @@ struct Counters {
   std::atomic<uint64> cow_faults{0};
   std::atomic<uint64> cow_copies{0};
   std::atomic<uint64> cow_reuses{0};
+  std::atomic<uint64> cow_ahead{0}; // of the copies + reuses, those made ahead of a fault (CowAhead)
   std::atomic<uint64> fork_shared{0};
   std::atomic<uint64> fork_copied{0};
   std::atomic<uint64> frames_allocated{0};

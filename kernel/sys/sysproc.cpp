@@ -61,6 +61,7 @@ uint64 sys_memstat() {
   ms.fork_shared = mm::counters.fork_shared.load();
   ms.fork_copied = mm::counters.fork_copied.load();
   ms.frames_allocated = mm::counters.frames_allocated.load();
+  ms.cow_ahead = mm::counters.cow_ahead.load();
   return copyout(myproc(), argaddr(0), &ms, sizeof ms) < 0 ? FAIL : 0;
 }
 
@@ -88,7 +89,7 @@ uint64 sys_vmaudit() {
 uint64 sys_forkmode() {
   int mode = argint(0);
   int old = static_cast<int>(fork_mode);
-  if (mode != FORK_COW && mode != FORK_EAGER) return FAIL;
+  if (mode != FORK_COW && mode != FORK_EAGER && mode != FORK_COW_AHEAD) return FAIL;
   fork_mode = static_cast<mm::ForkMode>(mode);
   return static_cast<uint64>(old);
 }
