@@ -16,8 +16,9 @@ int main(void) {
          "cow_reuses %lu\n"
          "fork_shared %lu\n"
          "fork_copied %lu\n"
-         "frames_allocated %lu\n",
+         "frames_allocated %lu\n"
+         "cow_ahead %lu\n",
          ms.total_frames, ms.free_frames, ms.cow_faults, ms.cow_copies, ms.cow_reuses,
-         ms.fork_shared, ms.fork_copied, ms.frames_allocated);
+         ms.fork_shared, ms.fork_copied, ms.frames_allocated, ms.cow_ahead);
   return 0;
 }
