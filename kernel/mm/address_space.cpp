@@ -162,11 +162,16 @@ ShareResult share_table(Pte *src, Pte *dst, FrameTable::Batch batch) {
 // Eager fork of one leaf table: every page copied into a new frame, private
 // and (if it was writable or COW) writable in the child.
 Result<uint64> copy_table(const Pte *src, Pte *dst) {
+  uint64 want = 0;
+  for (int k = 0; k < PT_ENTRIES; k++) want += src[k].valid();
+  FrameTable::Supply supply(frames, FrameKind::User, want);
   uint64 copied = 0;
   for (int k = 0; k < PT_ENTRIES; k++) {
     Pte e = src[k];
     if (!e.valid()) continue;
-    PhysAddr pa = TRY(frames.alloc(FrameKind::User));
+    PhysAddr pa = supply.peek();
+    if (!pa.value) return Error::NoMemory; // what was copied is mapped: destroy() frees it
+    supply.take();
     copy_page(phys_to_ptr(pa), phys_to_ptr(e.phys()));
     uint64 flags = e.flags();
     if (flags & pte::Cow) flags = (flags & ~pte::Cow) | pte::Write;
@@ -240,39 +245,59 @@ Result<void> AddressSpace::handle_fault(VirtAddr va, Access access) {
 
 // ForkMode::CowAhead. A process that writes page after page of shared
 // memory (a child filling its whole heap) pays one trap per page, and in
-// QEMU a trap costs several times the 4 KiB copy. After two write faults on
-// consecutive pages, the pages that follow in the same region are resolved
-// too, the run doubling at each fault up to COW_AHEAD_MAX pages, with one TLB
-// flush for the run. The price: a page the process never writes may be copied
-// (at most COW_AHEAD_MAX - 1 of them at the end of a run). Plain Cow never
-// does this, so its copy counts stay exact.
-constexpr uint64 COW_AHEAD_MAX = 512;
+// QEMU a trap and its TLB flush cost several times the 4 KiB copy. After two
+// write faults on consecutive pages, the pages that follow are resolved too:
+// the run doubles at each fault of the streak, up to one leaf table (512
+// pages, 2 MiB), never past the region or the leaf table of the fault, and
+// ends at the first page that is not COW. One TLB flush covers the run.
+//
+// The price: pages the process never writes may be copied, at most one run
+// (fewer pages than the streak already wrote). So copies are speculative
+// only while memory is plentiful: a run never takes the last
+// COW_AHEAD_RESERVE_DIVISOR-th of memory, and stops quietly if memory runs
+// out (the fault itself is already resolved). Plain Cow never does this, so
+// its copy counts stay exact.
+constexpr uint64 COW_AHEAD_MAX = PT_ENTRIES;
+constexpr uint64 COW_AHEAD_RESERVE_DIVISOR = 8;
 
 void AddressSpace::copy_ahead(VirtAddr page, const Region &r) {
-  if (page.value != streak_next_) { // not a continuation: start a new run
+  if (page.value != streak_next_) { // not a continuation: start a new streak
     window_ = 1;
     streak_next_ = page.value + PAGE_SIZE;
     return;
   }
   window_ = window_ * 2 > COW_AHEAD_MAX ? COW_AHEAD_MAX : window_ * 2;
+  uint64 start = page.value + PAGE_SIZE;
   uint64 end = page.value + window_ * PAGE_SIZE;
+  uint64 table_end = (page.value | (PT_ENTRIES * PAGE_SIZE - 1)) + 1;
+  if (end > table_end) end = table_end;
   if (end > r.end) end = r.end;
-  uint64 va = page.value + PAGE_SIZE, copies = 0, reuses = 0;
-  Pte *p = nullptr;
-  for (; va < end; va += PAGE_SIZE, p++) {
-    if (!p || vpn(VirtAddr(va), 0) == 0) p = pt_.find(VirtAddr(va)); // a new leaf table
-    if (!p || !p->has(pte::Valid | pte::Cow)) break;
-    auto r = resolve_cow(VirtAddr(va), *p, CowCause::Ahead);
-    if (r.is_error()) break; // out of memory: the fault itself is resolved, stop here
-    (r.value() == CowOutcome::Copied ? copies : reuses)++;
+  streak_next_ = start;
+  if (start >= end) return; // the fault was the last page of its table or region
+
+  uint64 free = frames.free_count(), reserve = frames.total() / COW_AHEAD_RESERVE_DIVISOR;
+  if (free <= reserve) return;
+  uint64 pages = (end - start) / PAGE_SIZE;
+  FrameTable::Supply supply(frames, FrameKind::User, pages < free - reserve ? pages : free - reserve);
+  Pte *p = pt_.find(VirtAddr(start)); // the leaf table of `page`: the run's PTEs are p[0..pages)
+  uint64 i = 0, copies = 0;
+  for (; p && i < pages && p[i].has(pte::Valid | pte::Cow); i++) {
+    PhysAddr spare = supply.peek();
+    if (!spare.value) break; // the run's share of memory is used up
+    auto done = resolve_cow(VirtAddr(start + i * PAGE_SIZE), p[i], CowCause::Ahead, spare);
+    if (done.is_error()) break;
+    if (done.value() == CowOutcome::Copied) {
+      supply.take();
+      copies++;
+    }
   }
   // Translations of the pages resolved ahead may be cached (the process may
   // have read them): one flush for all, before the process runs again.
-  if (va > page.value + PAGE_SIZE) hal::flush_all();
-  Counters::bump(counters.cow_ahead, copies + reuses);
+  if (i > 0) hal::flush_all();
+  Counters::bump(counters.cow_ahead, i);
   Counters::bump(counters.cow_copies, copies);
-  Counters::bump(counters.cow_reuses, reuses);
-  streak_next_ = va;
+  Counters::bump(counters.cow_reuses, i - copies);
+  streak_next_ = start + i * PAGE_SIZE;
 }
 
 Result<PhysAddr> AddressSpace::resolve(VirtAddr va, Access access) {

@@ -18,7 +18,7 @@
 
 namespace mm {
 
-Result<CowOutcome> resolve_cow(VirtAddr va, Pte &pte, CowCause cause) {
+Result<CowOutcome> resolve_cow(VirtAddr va, Pte &pte, CowCause cause, PhysAddr spare) {
   bool fault = cause == CowCause::Fault;
   if (fault) Counters::bump(counters.cow_faults);
   PhysAddr old = pte.phys();
@@ -33,7 +33,8 @@ Result<CowOutcome> resolve_cow(VirtAddr va, Pte &pte, CowCause cause) {
     return CowOutcome::Reused;
   }
 
-  PhysAddr copy = TRY(frames.alloc(FrameKind::User));
+  PhysAddr copy = spare;
+  if (!copy.value) copy = TRY(frames.alloc(FrameKind::User));
   copy_page(phys_to_ptr(copy), phys_to_ptr(old));
   pte = Pte::make(copy, flags);
   if (fault) hal::flush_page(va); // a stale translation would read the old frame

@@ -16,8 +16,12 @@ namespace mm {
 // Ahead: resolved on the initiative of AddressSpace's copy-ahead for
 // sequential writers; the caller counts the outcomes and flushes once for
 // the whole run.
+//
+// `spare`: a frame the caller allocated for the copy (copy-ahead allocates
+// the frames of a whole run at once), or a null PhysAddr to allocate one
+// here. A Reused outcome leaves the spare unused, still the caller's.
 enum class CowCause { Fault, Ahead };
 enum class CowOutcome { Reused, Copied };
-Result<CowOutcome> resolve_cow(VirtAddr va, Pte &pte, CowCause cause = CowCause::Fault);
+Result<CowOutcome> resolve_cow(VirtAddr va, Pte &pte, CowCause cause = CowCause::Fault, PhysAddr spare = {});
 
 } // namespace mm

@@ -50,37 +50,48 @@ Frame &FrameTable::frame(PhysAddr pa) const {
 }
 
 Result<PhysAddr> FrameTable::alloc(FrameKind kind) {
-  // Deterministic out-of-memory for tests.
+  PhysAddr pa;
+  if (alloc_many(kind, &pa, 1) == 0) return Error::NoMemory;
+  return pa;
+}
+
+uint64 FrameTable::alloc_many(FrameKind kind, PhysAddr *out, uint64 n) {
+  // Deterministic out-of-memory for tests: at most `left` more frames.
   long left = fail_after_.load(std::memory_order_relaxed);
   while (left >= 0) {
-    if (left == 0) return Error::NoMemory;
-    if (fail_after_.compare_exchange_weak(left, left - 1)) break;
+    long grant = static_cast<long>(n) < left ? static_cast<long>(n) : left;
+    if (fail_after_.compare_exchange_weak(left, left - grant)) {
+      n = static_cast<uint64>(grant);
+      break;
+    }
   }
 
-  uint32 index = kNone;
+  uint64 got = 0;
   cpu::push_off();
   int me = cpu::id();
-  // Our own list first; when it is empty, take from the next one that is not.
-  for (int k = 0; k < NCPU && index == kNone; k++) {
+  // Our own list first; when it runs dry, take from the next one that is not.
+  for (int k = 0; k < NCPU && got < n; k++) {
     FreeList &l = lists_[(me + k) % NCPU];
     SpinGuard guard(l.lock);
-    if (l.head != kNone) {
-      index = l.head;
-      l.head = frames_[index].next_free;
-      l.count--;
+    uint64 taken = 0;
+    while (got < n && l.head != kNone) {
+      uint32 index = l.head;
+      Frame &f = frames_[index];
+      l.head = f.next_free;
       // Still under the list lock, so that an audit holding every list
       // lock sees each frame either free and listed or allocated and owned.
-      Frame &f = frames_[index];
       KASSERT(f.refs.load(std::memory_order_relaxed) == 0);
       f.kind.store(kind, std::memory_order_relaxed);
       f.refs.store(1, std::memory_order_relaxed);
-      nfree_.fetch_sub(1, std::memory_order_relaxed);
+      out[got++] = frame_at(index);
+      taken++;
     }
+    l.count -= static_cast<uint32>(taken);
+    nfree_.fetch_sub(taken, std::memory_order_relaxed);
   }
   cpu::pop_off();
-  if (index == kNone) return Error::NoMemory;
-  Counters::bump(counters.frames_allocated);
-  return frame_at(index);
+  Counters::bump(counters.frames_allocated, got);
+  return got;
 }
 
 Result<PhysAddr> FrameTable::alloc_zeroed(FrameKind kind) {

@@ -45,6 +45,10 @@ public:
   Result<PhysAddr> alloc(FrameKind kind);
   // Same, filled with zeros.
   Result<PhysAddr> alloc_zeroed(FrameKind kind);
+  // Up to n frames at once into out[0..n), each as alloc() makes it; returns
+  // how many (fewer than n only when memory runs out). One lock round trip
+  // for the lot, for loops that need many frames (eager fork, copy-ahead).
+  uint64 alloc_many(FrameKind kind, PhysAddr *out, uint64 n);
 
   // One more holder. Inline: fork calls it once per shared page.
   void ref(PhysAddr pa) { frames_[index_of(pa)].refs.fetch_add(1, std::memory_order_relaxed); }
@@ -76,6 +80,41 @@ public:
     uint64 first_ppn_;
   };
   FrameKind kind(PhysAddr pa) const;
+
+  // Frames for a loop that needs many (eager fork, copy-ahead), taken from
+  // the allocator CHUNK at a time: one lock round trip per chunk, not per
+  // frame. At most `limit` frames in all; the ones not taken go back when
+  // the Supply goes out of scope.
+  class Supply {
+  public:
+    static constexpr uint64 CHUNK = 64; // 512 bytes of kernel stack
+    Supply(FrameTable &t, FrameKind kind, uint64 limit) : table_(t), kind_(kind), left_(limit) {}
+    ~Supply() {
+      for (; next_ < have_; next_++) table_.unref(buf_[next_]);
+    }
+    Supply(const Supply &) = delete;
+    Supply &operator=(const Supply &) = delete;
+
+    // The next frame, without taking it; a null PhysAddr when the limit is
+    // reached or memory ran out.
+    PhysAddr peek() {
+      if (next_ == have_ && left_ > 0) refill();
+      return next_ < have_ ? buf_[next_] : PhysAddr();
+    }
+    void take() { next_++; }
+
+  private:
+    void refill() {
+      have_ = table_.alloc_many(kind_, buf_, left_ < CHUNK ? left_ : CHUNK);
+      next_ = 0;
+      left_ = have_ ? left_ - have_ : 0; // a short chunk means memory ran out
+    }
+    FrameTable &table_;
+    FrameKind kind_;
+    uint64 left_;
+    uint64 have_ = 0, next_ = 0;
+    PhysAddr buf_[CHUNK];
+  };
 
   bool contains(PhysAddr pa) const { return pa >= first_ && pa < end_; }
   uint64 total() const { return nframes_; }
