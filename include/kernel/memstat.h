@@ -12,6 +12,10 @@ struct memstat {
   uint64 frames_allocated; // successful frame allocations, cumulative
   uint64 cow_ahead;     // of the copies + reuses, those resolved ahead of a
                         // fault (FORK_COW_AHEAD), not by one
+  uint64 table_shares;  // leaf page tables (2 MiB each) fork shared with
+                        // the child instead of copying, cumulative
+  uint64 table_copies;  // shared leaf tables copied because one side
+                        // changed an entry (its first write there)
 };
 
 #define FORK_COW 0   // copy-on-write (default)

@@ -34,13 +34,8 @@ Result<void> AddressSpace::init() {
 
 void AddressSpace::destroy() {
   if (is_null()) return;
-  // Drop every mapped frame, one leaf table at a time. The PTEs need not be
-  // cleared: the tables themselves are freed next.
-  FrameTable::Batch batch(frames);
-  pt_.for_each_leaf_table([&](VirtAddr, Pte *table) {
-    for (int k = 0; k < PT_ENTRIES; k++)
-      if (table[k].valid()) batch.unref(table[k].phys());
-  });
+  // Each leaf table drops the frames it maps when this was its last holder
+  // (a table still shared with another address space keeps them).
   pt_.destroy();
   for (auto &r : regions_) r = Region{};
   heap_start_ = size_ = 0;
@@ -95,6 +90,16 @@ void AddressSpace::unmap_range(uint64 start, uint64 end) {
   if (!per_page) hal::flush_all();
 }
 
+// Before unmap_range changes the entries of [start, end): the leaf tables
+// there that fork shared become private (this may allocate, so it can fail,
+// and then nothing has been unmapped yet).
+Result<void> AddressSpace::own_leaf_tables(uint64 start, uint64 end) {
+  constexpr uint64 SPAN = PT_ENTRIES * PAGE_SIZE;
+  for (uint64 va = start; va < end; va = (va | (SPAN - 1)) + 1)
+    if (pt_.shares_leaf_table(VirtAddr(va))) TRY(pt_.find_or_create(VirtAddr(va)));
+  return {};
+}
+
 Result<uint64> AddressSpace::resize_heap(long n, Growth growth) {
   uint64 old = size_;
   uint64 grown = old + static_cast<uint64>(n);
@@ -116,6 +121,7 @@ Result<uint64> AddressSpace::resize_heap(long n, Growth growth) {
     // report the old break. Newer xv6 usertests (lazy_copy) rely on it.
     if (grown > old) return old;
     if (grown < heap_start_) return Error::Invalid;
+    TRY(own_leaf_tables(page_round_up(grown), page_round_up(old)));
     unmap_range(page_round_up(grown), page_round_up(old));
     if (pt_.prune(VirtAddr(page_round_up(grown)), VirtAddr(page_round_up(old)))) hal::flush_all();
   }
@@ -132,29 +138,25 @@ bool any_valid(const Pte *table) {
   return false;
 }
 
-// COW fork of one leaf table: the child maps the same frames. Writable pages
-// lose W on both sides and carry the Cow mark; pages already marked stay so;
-// read-only pages (text) are shared as they are. This loop runs once per
-// page of every fork, so it is kept to a few instructions: one load, a flag
-// flip, two stores and one atomic add.
+// A leaf table that fork is about to share: its writable pages lose W and
+// carry the Cow mark (W set means Cow clear, so one xor flips both); pages
+// already marked stay so; read-only pages (text) stay as they are. A table
+// that is already shared has no writable entry, so nothing changes there.
+// Counts the pages the table maps.
 struct ShareResult {
   uint64 pages = 0;
   bool parent_changed = false;
 };
-ShareResult share_table(Pte *src, Pte *dst, FrameTable::Batch batch) {
+ShareResult make_shareable(Pte *table) {
   ShareResult r;
   for (int k = 0; k < PT_ENTRIES; k++) {
-    uint64 e = src[k].raw;
+    uint64 e = table[k].raw;
     if (!(e & pte::Valid)) continue;
+    r.pages++;
     if (e & pte::Write) {
-      // W set means Cow clear (never both), so one xor does W -> Cow.
-      e ^= pte::Write | pte::Cow;
-      src[k].raw = e;
+      table[k].raw = e ^ (pte::Write | pte::Cow);
       r.parent_changed = true;
     }
-    batch.ref(Pte{e}.phys());
-    dst[k].raw = e;
-    r.pages++;
   }
   return r;
 }
@@ -183,8 +185,10 @@ Result<uint64> copy_table(const Pte *src, Pte *dst) {
 
 } // namespace
 
-// fork. Walks the parent's tables one leaf table at a time (not one address
-// at a time), so the cost per page is the short loop of share_table.
+// fork. Walks the parent's tables one leaf table at a time. Cow modes link
+// the child to the parent's leaf tables (see page_table.h): the per-page
+// work is one scan that write-protects the table, no reference per page.
+// Eager copies every page into tables of the child's own.
 Result<void> AddressSpace::clone_into(AddressSpace &child, ForkMode mode) {
   for (int i = 0; i < MAX_REGIONS; i++) child.regions_[i] = regions_[i];
   child.heap_start_ = heap_start_;
@@ -192,19 +196,23 @@ Result<void> AddressSpace::clone_into(AddressSpace &child, ForkMode mode) {
 
   bool parent_changed = false;
   Result<void> result;
-  FrameTable::Batch batch(frames);
   pt_.for_each_leaf_table([&](VirtAddr base, Pte *src) {
-    if (result.is_error() || !any_valid(src)) return;
-    auto dst = child.pt_.find_or_create(base);
-    if (dst.is_error()) {
-      result = dst.error();
-      return;
-    }
+    if (result.is_error()) return;
     if (mode == ForkMode::Cow || mode == ForkMode::CowAhead) {
-      ShareResult r = share_table(src, dst.value(), batch);
+      ShareResult r = make_shareable(src);
       parent_changed |= r.parent_changed;
+      if (r.pages == 0) return;
+      result = child.pt_.link_leaf_table(base, ptr_to_phys(src));
+      if (result.is_error()) return;
       Counters::bump(counters.fork_shared, r.pages);
+      Counters::bump(counters.table_shares);
     } else {
+      if (!any_valid(src)) return;
+      auto dst = child.pt_.find_or_create(base);
+      if (dst.is_error()) {
+        result = dst.error();
+        return;
+      }
       auto copied = copy_table(src, dst.value());
       if (copied.is_error())
         result = copied.error();
@@ -234,13 +242,52 @@ Result<void> AddressSpace::handle_fault(VirtAddr va, Access access) {
   }
   if (access == Access::Write && !pte->has(pte::Write)) {
     if (!pte->has(pte::Cow)) return Error::Protection;
-    TRY(resolve_cow(page, *pte));
-    if (cow_ahead_) copy_ahead(page, *r);
+    uint64 ahead = cow_ahead_ ? plan_ahead(page, *r) : 0;
+    uint64 done = 1;
+    if (pt_.shares_leaf_table(page)) {
+      done = TRY(copy_shared_run(page, ahead));
+    } else {
+      TRY(resolve_cow(page, *pte));
+      if (ahead) done += resolve_ahead(page + PAGE_SIZE, ahead);
+    }
+    streak_next_ = page.value + done * PAGE_SIZE;
     return {};
   }
   // The PTE already allows it: a stale translation on this hart.
   hal::flush_page(page);
   return {};
+}
+
+// A write fault in a leaf table that fork shared: this address space gets
+// its own copy of the table (see page_table.h), in which the faulting page,
+// and up to `ahead` Cow pages right after it, are fresh copies, and every
+// other entry maps the same frame as before. Copying is the only choice
+// here: the table's other holders still map those frames. One pass over the
+// table does both, so a copied page's frame never gains a reference only to
+// lose it again. Returns how many pages were copied (at least the fault's).
+Result<uint64> AddressSpace::copy_shared_run(VirtAddr page, uint64 ahead) {
+  FrameTable::Supply supply(frames, FrameKind::User, 1 + ahead);
+  if (!supply.peek().value) return Error::NoMemory;
+  const uint64 first = vpn(page, 0), last = first + ahead;
+  uint64 copied = 0;
+  FrameTable::Batch batch(frames);
+  TRY(pt_.unshare_leaf_table(page, [&](int k, Pte e) {
+    uint64 i = static_cast<uint64>(k);
+    if (i == first + copied && i <= last && e.has(pte::Valid | pte::Cow)) {
+      PhysAddr fresh = supply.peek();
+      if (fresh.value) {
+        supply.take();
+        copied++;
+        return cow_copy(e, fresh);
+      }
+    }
+    if (e.valid()) batch.ref(e.phys());
+    return e;
+  }));
+  Counters::bump(counters.cow_faults);
+  Counters::bump(counters.cow_copies, copied);
+  Counters::bump(counters.cow_ahead, copied - 1);
+  return copied;
 }
 
 // ForkMode::CowAhead. A process that writes page after page of shared
@@ -255,36 +302,39 @@ Result<void> AddressSpace::handle_fault(VirtAddr va, Access access) {
 // (fewer pages than the streak already wrote). So copies are speculative
 // only while memory is plentiful: a run never takes the last
 // COW_AHEAD_RESERVE_DIVISOR-th of memory, and stops quietly if memory runs
-// out (the fault itself is already resolved). Plain Cow never does this, so
-// its copy counts stay exact.
+// out (the fault itself is resolved regardless). Plain Cow never does this,
+// so its copy counts stay exact.
 constexpr uint64 COW_AHEAD_MAX = PT_ENTRIES;
 constexpr uint64 COW_AHEAD_RESERVE_DIVISOR = 8;
 
-void AddressSpace::copy_ahead(VirtAddr page, const Region &r) {
+// How many pages after `page` this fault should resolve too.
+uint64 AddressSpace::plan_ahead(VirtAddr page, const Region &r) {
   if (page.value != streak_next_) { // not a continuation: start a new streak
     window_ = 1;
-    streak_next_ = page.value + PAGE_SIZE;
-    return;
+    return 0;
   }
   window_ = window_ * 2 > COW_AHEAD_MAX ? COW_AHEAD_MAX : window_ * 2;
-  uint64 start = page.value + PAGE_SIZE;
-  uint64 end = page.value + window_ * PAGE_SIZE;
+  uint64 end = page.value + (1 + window_) * PAGE_SIZE;
   uint64 table_end = (page.value | (PT_ENTRIES * PAGE_SIZE - 1)) + 1;
   if (end > table_end) end = table_end;
   if (end > r.end) end = r.end;
-  streak_next_ = start;
-  if (start >= end) return; // the fault was the last page of its table or region
-
+  uint64 ahead = (end - page.value) / PAGE_SIZE - 1;
   uint64 free = frames.free_count(), reserve = frames.total() / COW_AHEAD_RESERVE_DIVISOR;
-  if (free <= reserve) return;
-  uint64 pages = (end - start) / PAGE_SIZE;
-  FrameTable::Supply supply(frames, FrameKind::User, pages < free - reserve ? pages : free - reserve);
-  Pte *p = pt_.find(VirtAddr(start)); // the leaf table of `page`: the run's PTEs are p[0..pages)
+  uint64 spare = free > reserve ? free - reserve : 0;
+  return ahead < spare ? ahead : spare;
+}
+
+// Resolve up to `pages` Cow pages from `start` on, in the (private) leaf
+// table of the fault that just resolved the page before `start`. Returns how
+// many were resolved.
+uint64 AddressSpace::resolve_ahead(VirtAddr start, uint64 pages) {
+  FrameTable::Supply supply(frames, FrameKind::User, pages);
+  Pte *p = pt_.find(start); // the run's entries are p[0..pages): one leaf table
   uint64 i = 0, copies = 0;
   for (; p && i < pages && p[i].has(pte::Valid | pte::Cow); i++) {
     PhysAddr spare = supply.peek();
     if (!spare.value) break; // the run's share of memory is used up
-    auto done = resolve_cow(VirtAddr(start + i * PAGE_SIZE), p[i], CowCause::Ahead, spare);
+    auto done = resolve_cow(VirtAddr(start.value + i * PAGE_SIZE), p[i], CowCause::Ahead, spare);
     if (done.is_error()) break;
     if (done.value() == CowOutcome::Copied) {
       supply.take();
@@ -297,7 +347,7 @@ void AddressSpace::copy_ahead(VirtAddr page, const Region &r) {
   Counters::bump(counters.cow_ahead, i);
   Counters::bump(counters.cow_copies, copies);
   Counters::bump(counters.cow_reuses, i - copies);
-  streak_next_ = start + i * PAGE_SIZE;
+  return i;
 }
 
 Result<PhysAddr> AddressSpace::resolve(VirtAddr va, Access access) {

@@ -74,7 +74,7 @@ public:
   // Cow: share every frame; writable pages lose Write in both and gain the
   // Cow mark. Eager: copy every page now (text too, as a classic fork does).
   // CowAhead: as Cow, and both sides resolve runs of sequential write faults
-  // ahead (see copy_ahead). On failure the child is left for the caller to
+  // ahead (see plan_ahead). On failure the child is left for the caller to
   // destroy, and the parent is still consistent.
   Result<void> clone_into(AddressSpace &child, ForkMode mode);
 
@@ -93,7 +93,10 @@ private:
   Result<void> map_zeroed(uint64 start, uint64 end, uint32 prot);
   // Unmap the pages of a live address space and flush their translations.
   void unmap_range(uint64 start, uint64 end);
-  void copy_ahead(VirtAddr page, const Region &r);
+  Result<void> own_leaf_tables(uint64 start, uint64 end);
+  Result<uint64> copy_shared_run(VirtAddr page, uint64 ahead);
+  uint64 plan_ahead(VirtAddr page, const Region &r);
+  uint64 resolve_ahead(VirtAddr start, uint64 pages);
 
   PageTable pt_;
   Region regions_[MAX_REGIONS];

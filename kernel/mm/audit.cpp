@@ -22,10 +22,29 @@ struct Auditor {
     frames.record(pa).audit_count++;
   }
 
+  // Count the tables of one address space, and the frames mapped by each
+  // leaf table the first time any address space is seen using it (a leaf
+  // table shared by fork holds one reference per frame, not one per sharer).
   void walk(const AddressSpace &as) {
     const PageTable &pt = as.page_table();
     if (pt.is_null()) return;
     saw_table(pt.root());
+    pt.for_each_leaf_table([&](VirtAddr base, Pte *table) {
+      PhysAddr pa = ptr_to_phys(table);
+      if (frames.record(pa).audit_count != 0) return; // already counted through another address space
+      for (int k = 0; k < PT_ENTRIES; k++) {
+        if (!table[k].valid()) continue;
+        VirtAddr va(base.value + k * PAGE_SIZE);
+        PhysAddr page = table[k].phys();
+        if (!frames.contains(page)) {
+          fail("user page outside the frame table", page, va);
+          continue;
+        }
+        if (frames.kind(page) != FrameKind::User) fail("user page not of kind User", page, va);
+        if (table[k].has(pte::Cow | pte::Write)) fail("copy-on-write page is writable", page, va);
+        frames.record(page).audit_count++;
+      }
+    });
     Pte *l2 = phys_to_ptr<Pte>(pt.root());
     for (int i = 0; i < PT_ENTRIES / 2; i++) {
       if (!l2[i].valid()) continue;
@@ -34,26 +53,23 @@ struct Auditor {
       for (int j = 0; j < PT_ENTRIES; j++)
         if (l1[j].valid()) saw_table(l1[j].phys());
     }
-    pt.for_each_leaf(VirtAddr(0), VirtAddr(USER_TOP), [&](VirtAddr va, Pte &pte) {
-      PhysAddr pa = pte.phys();
-      if (!frames.contains(pa)) return fail("user page outside the frame table", pa, va);
-      if (frames.kind(pa) != FrameKind::User) fail("user page not of kind User", pa, va);
-      if (pte.has(pte::Cow | pte::Write)) fail("copy-on-write page is writable", pa, va);
-      frames.record(pa).audit_count++;
-    });
   }
-
-  // Second pass: a writable mapping must be the frame's only one.
+  // Second pass: a writable mapping must be the frame's only one, and a
+  // shared leaf table has no writable entry at all.
   void check_writable(const AddressSpace &as) {
     if (as.page_table().is_null()) return;
-    as.page_table().for_each_leaf(VirtAddr(0), VirtAddr(USER_TOP), [&](VirtAddr va, Pte &pte) {
-      PhysAddr pa = pte.phys();
-      if (frames.contains(pa) && pte.has(pte::Write) && frames.record(pa).audit_count > 1)
-        fail("shared frame mapped writable", pa, va);
+    as.page_table().for_each_leaf_table([&](VirtAddr base, Pte *table) {
+      bool shared = frames.record(ptr_to_phys(table)).audit_count > 1;
+      for (int k = 0; k < PT_ENTRIES; k++) {
+        PhysAddr pa = table[k].phys();
+        if (!table[k].valid() || !table[k].has(pte::Write) || !frames.contains(pa)) continue;
+        VirtAddr va(base.value + k * PAGE_SIZE);
+        if (shared) fail("writable page in a shared leaf table", pa, va);
+        if (frames.record(pa).audit_count > 1) fail("shared frame mapped writable", pa, va);
+      }
     });
   }
 };
-
 } // namespace
 
 uint64 audit(AddressSpace *const *spaces, int n, AuditReport report) {

@@ -35,12 +35,16 @@ Result<CowOutcome> resolve_cow(VirtAddr va, Pte &pte, CowCause cause, PhysAddr s
 
   PhysAddr copy = spare;
   if (!copy.value) copy = TRY(frames.alloc(FrameKind::User));
-  copy_page(phys_to_ptr(copy), phys_to_ptr(old));
-  pte = Pte::make(copy, flags);
+  pte = cow_copy(pte, copy);
   if (fault) hal::flush_page(va); // a stale translation would read the old frame
   frames.unref(old);
   if (fault) Counters::bump(counters.cow_copies);
   return CowOutcome::Copied;
+}
+
+Pte cow_copy(Pte shared, PhysAddr fresh) {
+  copy_page(phys_to_ptr(fresh), phys_to_ptr(shared.phys()));
+  return Pte::make(fresh, (shared.flags() & ~pte::Cow) | pte::Write);
 }
 
 } // namespace mm

@@ -24,4 +24,11 @@ enum class CowCause { Fault, Ahead };
 enum class CowOutcome { Reused, Copied };
 Result<CowOutcome> resolve_cow(VirtAddr va, Pte &pte, CowCause cause = CowCause::Fault, PhysAddr spare = {});
 
+// The copy itself: `fresh` receives the contents of the page `shared` maps;
+// returns the entry that maps the copy, writable and unmarked. resolve_cow
+// uses it, and so does a fault in a leaf table still shared with another
+// address space, where copying is the only choice (the table's other holder
+// maps the frame), done while the table is copied (AddressSpace).
+Pte cow_copy(Pte shared, PhysAddr fresh);
+
 } // namespace mm

@@ -58,6 +58,15 @@ public:
     uint32 before = frames_[index_of(pa)].refs.fetch_sub(1, std::memory_order_acq_rel);
     if (before <= 1) last_unref(pa, before);
   }
+  // unref() for a frame whose contents hold references of their own (a leaf
+  // page table shared by several address spaces): when this was the last
+  // reference, before_free(pa) runs first, while the frame is still intact.
+  template <typename F> void unref(PhysAddr pa, F &&before_free) {
+    uint32 before = frames_[index_of(pa)].refs.fetch_sub(1, std::memory_order_acq_rel);
+    if (before > 1) return;
+    if (before == 1) before_free(pa);
+    last_unref(pa, before);
+  }
   uint32 refcount(PhysAddr pa) const;
 
   // For loops that touch every page of an address space (fork, exit): the

@@ -6,6 +6,8 @@
 
 #include "lib/print.h"
 #include "mm/frame.h"
+#include "mm/hal.h"
+#include "mm/stats.h"
 
 namespace mm {
 
@@ -46,10 +48,49 @@ Result<Pte *> PageTable::find_or_create(VirtAddr va) {
     if (!e.valid()) {
       PhysAddr next = TRY(frames.alloc_zeroed(FrameKind::PageTable));
       e = Pte::make(next, pte::Valid); // V alone: a pointer to the next level
+    } else if (level == 1 && frames.refcount(e.phys()) > 1) {
+      FrameTable::Batch batch(frames);
+      TRY(unshare_leaf_table(va, [&](int, Pte shared) {
+        if (shared.valid()) batch.ref(shared.phys());
+        return shared;
+      }));
     }
     table = phys_to_ptr<Pte>(e.phys());
   }
   return &table[vpn(va, 0)];
+}
+
+void release_leaf_table(PhysAddr leaf) {
+  frames.unref(leaf, [](PhysAddr pa) {
+    const Pte *t = phys_to_ptr<Pte>(pa);
+    FrameTable::Batch batch(frames);
+    for (int k = 0; k < PT_ENTRIES; k++)
+      if (t[k].valid()) batch.unref(t[k].phys());
+  });
+}
+
+Result<void> PageTable::link_leaf_table(VirtAddr base, PhysAddr leaf) {
+  if (!base.is_user()) return Error::BadAddress;
+  Pte *table = phys_to_ptr<Pte>(root_);
+  Pte &top = table[vpn(base, 2)];
+  if (!top.valid()) top = Pte::make(TRY(frames.alloc_zeroed(FrameKind::PageTable)), pte::Valid);
+  Pte &e = phys_to_ptr<Pte>(top.phys())[vpn(base, 1)];
+  KASSERT(!e.valid());
+  frames.ref(leaf);
+  e = Pte::make(leaf, pte::Valid);
+  return {};
+}
+
+Pte *PageTable::leaf_table_entry(VirtAddr va) const {
+  if (!va.is_user()) return nullptr;
+  const Pte &top = phys_to_ptr<Pte>(root_)[vpn(va, 2)];
+  if (!top.valid()) return nullptr;
+  return &phys_to_ptr<Pte>(top.phys())[vpn(va, 1)];
+}
+
+bool PageTable::shares_leaf_table(VirtAddr va) const {
+  Pte *e = leaf_table_entry(va);
+  return e && e->valid() && frames.refcount(e->phys()) > 1;
 }
 
 bool PageTable::prune(VirtAddr lo, VirtAddr hi) {
@@ -63,7 +104,7 @@ bool PageTable::prune(VirtAddr lo, VirtAddr hi) {
     for (uint64 j = 0; j < PT_ENTRIES; j++) {
       uint64 base = (i << 30) | (j << 21);
       if (l1[j].valid() && base >= lo.value && base + L0_SPAN <= hi.value) {
-        frames.unref(l1[j].phys());
+        release_leaf_table(l1[j].phys());
         l1[j] = Pte{};
         freed = true;
       }
@@ -83,7 +124,7 @@ void PageTable::destroy() {
     if (!l2[i].valid()) continue;
     Pte *l1 = phys_to_ptr<Pte>(l2[i].phys());
     for (int j = 0; j < PT_ENTRIES; j++) {
-      if (l1[j].valid()) frames.unref(l1[j].phys());
+      if (l1[j].valid()) release_leaf_table(l1[j].phys());
     }
     frames.unref(l2[i].phys());
     l2[i] = Pte{};

@@ -5,11 +5,27 @@
 // half, so the kernel is mapped at the same place in every address space and
 // a trap never switches page tables. (The kernel half is four 1 GiB
 // leaf entries: there are no lower-level kernel tables to share.)
+//
+// Shared leaf tables. fork (copy-on-write) does not copy the last-level
+// tables: parent and child point at the same ones, so fork costs one entry
+// per 2 MiB, not one per page. A leaf table's frame counts the tables that
+// point at it (its refs), and a user frame counts the leaf-table entries
+// that map it, so a frame mapped by one shared table has refs 1 however many
+// processes see it. Invariants:
+//  - A leaf table with refs > 1 has no writable entry, and nobody changes it.
+//  - Every change to a leaf entry goes through find_or_create, which first
+//    gives this address space a private copy of a shared table (the copy
+//    holds one more reference to each frame it maps). The last sharer
+//    (refs == 1) just keeps the table, as the last sharer of a frame does.
 #pragma once
 
+#include "lib/print.h"
 #include "lib/result.h"
 #include "mm/addr.h"
+#include "mm/frame.h"
+#include "mm/hal.h"
 #include "mm/pte.h"
+#include "mm/stats.h"
 
 namespace mm {
 
@@ -27,17 +43,31 @@ public:
 
   // The leaf entry for va, or nullptr when an intermediate table is missing.
   Pte *find(VirtAddr va) const;
-  // The leaf entry for va, allocating intermediate tables as needed.
+  // The leaf entry for va, to be changed: allocates missing tables, and
+  // makes the leaf table private first if it is shared (see above).
   Result<Pte *> find_or_create(VirtAddr va);
 
-  // Free the user half's intermediate tables and the root. All user leaves
-  // must already be unmapped (their frames are the address space's business).
+  // fork: make the 2 MiB at `base` map through `leaf`, a leaf table of
+  // another address space, which gains a reference. Allocates the
+  // intermediate tables as needed; the entry for base must be empty.
+  Result<void> link_leaf_table(VirtAddr base, PhysAddr leaf);
+  // Whether the leaf table behind va is shared with another address space.
+  bool shares_leaf_table(VirtAddr va) const;
+  // Give this address space a private copy of the shared leaf table behind
+  // va, whose entry k is entry_for(k, shared entry k). entry_for must take
+  // the reference the copy holds: frames.ref() for a frame it keeps mapped,
+  // nothing for a fresh frame (a copy-on-write copy) or an empty entry.
+  template <typename F> Result<void> unshare_leaf_table(VirtAddr va, F &&entry_for);
+
+  // Let go of every table: each leaf table loses this reference, and the
+  // frames it maps lose theirs when it was the last; the intermediate tables
+  // and the root are freed. The address space must not be live on any hart.
   void destroy();
 
-  // Free the tables whose whole span lies in [lo, hi), which must hold no
-  // valid leaf any more (sbrk shrink), so later walks skip it. Returns
-  // whether any table was freed (the caller must then flush the TLB: a hart
-  // may cache non-leaf entries too).
+  // Let go of the tables whose whole span lies in [lo, hi) (sbrk shrink),
+  // so later walks skip it; a leaf table frees the frames it still maps when
+  // this was its last reference. Returns whether any table was let go (the
+  // caller must then flush the TLB: a hart may cache non-leaf entries too).
   bool prune(VirtAddr lo, VirtAddr hi);
 
   // Call f(VirtAddr, Pte&) for every valid user leaf in [lo, hi), in order.
@@ -51,8 +81,13 @@ public:
   static PhysAddr kernel_root();
 
 private:
+  Pte *leaf_table_entry(VirtAddr va) const; // the level-1 entry for va, or nullptr
   PhysAddr root_;
 };
+
+// Drop one reference to a leaf table; on the last, the frames it maps lose
+// theirs and the table is freed.
+void release_leaf_table(PhysAddr leaf);
 
 constexpr int PT_ENTRIES = 512;
 constexpr uint64 vpn(VirtAddr va, int level) { return (va.value >> (PAGE_SHIFT + 9 * level)) & 0x1ff; }
@@ -80,6 +115,26 @@ template <typename F> void PageTable::for_each_leaf(VirtAddr lo, VirtAddr hi, F 
       }
     }
   }
+}
+
+template <typename F> Result<void> PageTable::unshare_leaf_table(VirtAddr va, F &&entry_for) {
+  Pte *entry = leaf_table_entry(va);
+  KASSERT(entry && entry->valid());
+  PhysAddr shared = entry->phys();
+  PhysAddr mine = TRY(frames.alloc(FrameKind::PageTable));
+  const Pte *src = phys_to_ptr<Pte>(shared);
+  Pte *dst = phys_to_ptr<Pte>(mine);
+  for (int k = 0; k < PT_ENTRIES; k++) dst[k] = entry_for(k, src[k]);
+  *entry = Pte::make(mine, pte::Valid);
+  // This hart may cache the old pointer to the shared table (non-leaf
+  // entries are cached too, and only a full sfence.vma drops them). Once we
+  // let go, the other sharer may change that table, so forget it first.
+  hal::flush_all();
+  // Another sharer may be unsharing at the same time: whichever of us lets
+  // go last frees the table and the references it held.
+  release_leaf_table(shared);
+  Counters::bump(counters.table_copies);
+  return {};
 }
 
 template <typename F> void PageTable::for_each_leaf_table(F &&f) const {

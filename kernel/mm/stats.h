@@ -15,6 +15,8 @@ struct Counters {
   std::atomic<uint64> fork_shared{0};
   std::atomic<uint64> fork_copied{0};
   std::atomic<uint64> frames_allocated{0};
+  std::atomic<uint64> table_shares{0}; // leaf tables fork shared instead of copying their entries
+  std::atomic<uint64> table_copies{0}; // shared leaf tables copied for a change (find_or_create)
 
   static void bump(std::atomic<uint64> &c, uint64 n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
 };

@@ -62,6 +62,8 @@ uint64 sys_memstat() {
   ms.fork_copied = mm::counters.fork_copied.load();
   ms.frames_allocated = mm::counters.frames_allocated.load();
   ms.cow_ahead = mm::counters.cow_ahead.load();
+  ms.table_shares = mm::counters.table_shares.load();
+  ms.table_copies = mm::counters.table_copies.load();
   return copyout(myproc(), argaddr(0), &ms, sizeof ms) < 0 ? FAIL : 0;
 }
 

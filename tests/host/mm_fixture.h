@@ -99,17 +99,25 @@ inline std::vector<std::pair<uint64, Pte>> leaves(const AddressSpace &as) {
   return out;
 }
 
+// The frame of the leaf page table that maps va in `as` (null if none).
+inline PhysAddr leaf_table_of(AddressSpace &as, uint64 va) {
+  Pte *p = pte_of(as, va);
+  return p ? mm::ptr_to_phys(p - mm::vpn(VirtAddr(va), 0)) : PhysAddr();
+}
+
 // Counter deltas.
 struct Snap {
-  uint64 cow_faults, cow_copies, cow_reuses, fork_shared, fork_copied;
+  uint64 cow_faults, cow_copies, cow_reuses, fork_shared, fork_copied, table_shares, table_copies;
   static Snap now() {
     auto &c = mm::counters;
-    return {c.cow_faults.load(), c.cow_copies.load(), c.cow_reuses.load(), c.fork_shared.load(),
-            c.fork_copied.load()};
+    return {c.cow_faults.load(),  c.cow_copies.load(),   c.cow_reuses.load(),  c.fork_shared.load(),
+            c.fork_copied.load(), c.table_shares.load(), c.table_copies.load()};
   }
   Snap since(const Snap &before) const {
-    return {cow_faults - before.cow_faults, cow_copies - before.cow_copies, cow_reuses - before.cow_reuses,
-            fork_shared - before.fork_shared, fork_copied - before.fork_copied};
+    return {cow_faults - before.cow_faults,    cow_copies - before.cow_copies,
+            cow_reuses - before.cow_reuses,    fork_shared - before.fork_shared,
+            fork_copied - before.fork_copied,  table_shares - before.table_shares,
+            table_copies - before.table_copies};
   }
 };
 
@@ -153,6 +161,19 @@ protected:
   AddressSpace &blank_as() {
     spaces_.push_back(std::make_unique<AddressSpace>());
     return *spaces_.back();
+  }
+
+  // How many of the live address spaces map the frame pa (what a user
+  // would call its sharers; its refcount counts leaf tables instead).
+  uint64 sharers(PhysAddr pa) {
+    uint64 n = 0;
+    for (auto &as : spaces_) {
+      if (as->is_null()) continue;
+      as->page_table().for_each_leaf(VirtAddr(0), VirtAddr(USER_TOP), [&](VirtAddr, Pte &p) {
+        if (p.phys() == pa) n++;
+      });
+    }
+    return n;
   }
 
   uint64 audit_live() {

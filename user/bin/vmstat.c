@@ -17,8 +17,11 @@ int main(void) {
          "fork_shared %lu\n"
          "fork_copied %lu\n"
          "frames_allocated %lu\n"
-         "cow_ahead %lu\n",
+         "cow_ahead %lu\n"
+         "table_shares %lu\n"
+         "table_copies %lu\n",
          ms.total_frames, ms.free_frames, ms.cow_faults, ms.cow_copies, ms.cow_reuses,
-         ms.fork_shared, ms.fork_copied, ms.frames_allocated, ms.cow_ahead);
+         ms.fork_shared, ms.fork_copied, ms.frames_allocated, ms.cow_ahead, ms.table_shares,
+         ms.table_copies);
   return 0;
 }
