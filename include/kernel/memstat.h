@@ -18,7 +18,8 @@ struct memstat {
                         // changed an entry (its first write there)
 };
 
-#define FORK_COW 0   // copy-on-write (default)
+#define FORK_COW 0   // copy-on-write, one page per write fault, exactly
 #define FORK_EAGER 1 // copy every page at fork time (for comparison)
-#define FORK_COW_AHEAD 2 // COW, and a run of write faults on consecutive
-                         // pages also resolves the pages that follow
+#define FORK_COW_AHEAD 2 // the default: COW, and a run of write faults on
+                         // consecutive pages also copies the pages that
+                         // follow (up to 2 MiB), while memory is plentiful

@@ -26,7 +26,9 @@ void forkret_entry();
 
 Proc procs[NPROC];
 Cpu cpus[NCPU];
-mm::ForkMode fork_mode = mm::ForkMode::Cow;
+// The boot default: copy-on-write, with copy-ahead for sequential writers
+// (mm/address_space.cpp, plan_ahead). forkmode() switches it at run time.
+mm::ForkMode fork_mode = mm::ForkMode::CowAhead;
 
 namespace {
 
