@@ -148,17 +148,20 @@ struct ShareResult {
   bool parent_changed = false;
 };
 ShareResult make_shareable(Pte *table) {
-  ShareResult r;
+  // Steady state (a process that forks again and again) finds nothing to
+  // change: one branch-free pass counts, a second flips only if needed.
+  uint64 pages = 0, any = 0;
+#pragma GCC unroll 8
   for (int k = 0; k < PT_ENTRIES; k++) {
     uint64 e = table[k].raw;
-    if (!(e & pte::Valid)) continue;
-    r.pages++;
-    if (e & pte::Write) {
-      table[k].raw = e ^ (pte::Write | pte::Cow);
-      r.parent_changed = true;
-    }
+    pages += e & pte::Valid;
+    any |= e;
   }
-  return r;
+  if (any & pte::Write) {
+    for (int k = 0; k < PT_ENTRIES; k++)
+      if (table[k].raw & pte::Write) table[k].raw ^= pte::Write | pte::Cow;
+  }
+  return {pages, (any & pte::Write) != 0};
 }
 
 // Eager fork of one leaf table: every page copied into a new frame, private
@@ -171,9 +174,8 @@ Result<uint64> copy_table(const Pte *src, Pte *dst) {
   for (int k = 0; k < PT_ENTRIES; k++) {
     Pte e = src[k];
     if (!e.valid()) continue;
-    PhysAddr pa = supply.peek();
+    PhysAddr pa = supply.next();
     if (!pa.value) return Error::NoMemory; // what was copied is mapped: destroy() frees it
-    supply.take();
     copy_page(phys_to_ptr(pa), phys_to_ptr(e.phys()));
     uint64 flags = e.flags();
     if (flags & pte::Cow) flags = (flags & ~pte::Cow) | pte::Write;
@@ -242,14 +244,8 @@ Result<void> AddressSpace::handle_fault(VirtAddr va, Access access) {
   }
   if (access == Access::Write && !pte->has(pte::Write)) {
     if (!pte->has(pte::Cow)) return Error::Protection;
-    uint64 ahead = cow_ahead_ ? plan_ahead(page, *r) : 0;
-    uint64 done = 1;
-    if (pt_.shares_leaf_table(page)) {
-      done = TRY(copy_shared_run(page, ahead));
-    } else {
-      TRY(resolve_cow(page, *pte));
-      if (ahead) done += resolve_ahead(page + PAGE_SIZE, ahead);
-    }
+    uint64 want = 1 + (cow_ahead_ ? plan_ahead(page, *r) : 0);
+    uint64 done = TRY(resolve_run(page, want));
     streak_next_ = page.value + done * PAGE_SIZE;
     return {};
   }
@@ -258,25 +254,67 @@ Result<void> AddressSpace::handle_fault(VirtAddr va, Access access) {
   return {};
 }
 
-// A write fault in a leaf table that fork shared: this address space gets
-// its own copy of the table (see page_table.h), in which the faulting page,
-// and up to `ahead` Cow pages right after it, are fresh copies, and every
-// other entry maps the same frame as before. Copying is the only choice
-// here: the table's other holders still map those frames. One pass over the
-// table does both, so a copied page's frame never gains a reference only to
-// lose it again. Returns how many pages were copied (at least the fault's).
-Result<uint64> AddressSpace::copy_shared_run(VirtAddr page, uint64 ahead) {
-  FrameTable::Supply supply(frames, FrameKind::User, 1 + ahead);
+// Resolve the Cow pages [page, page + want) for a write fault at `page`,
+// one leaf table at a time. The fault's own page must be resolved (its
+// error is the fault's); the pages after it are a copy-ahead run, best
+// effort: the run stops at the first page that is not Cow, or when memory
+// runs short. Returns how many pages were resolved.
+Result<uint64> AddressSpace::resolve_run(VirtAddr page, uint64 want) {
+  uint64 done = 0;
+  VirtAddr at = page;
+  while (done < want) {
+    uint64 room = PT_ENTRIES - vpn(at, 0); // entries left in this leaf table
+    uint64 n = want - done < room ? want - done : room;
+    CowCause cause = done == 0 ? CowCause::Fault : CowCause::Ahead;
+    if (cause == CowCause::Ahead) {
+      Pte *p = pt_.find(at);
+      if (!p || !p->has(pte::Valid | pte::Cow)) break;
+    }
+    uint64 got;
+    bool shared = pt_.shares_leaf_table(at);
+    // A run that would end partway into a shared table stops before it: the
+    // next fault there copies the table and the pages in one pass, where
+    // entering now would leave the rest of the table to the slower path.
+    if (shared && cause == CowCause::Ahead && n < room) break;
+    if (shared) {
+      auto copied = copy_shared_run(at, n, cause);
+      if (copied.is_error()) {
+        if (cause == CowCause::Fault) return copied.error();
+        break;
+      }
+      got = copied.value();
+    } else if (cause == CowCause::Fault) {
+      TRY(resolve_cow(at, *pt_.find(at)));
+      got = 1 + resolve_ahead(VirtAddr(at.value + PAGE_SIZE), n - 1);
+    } else {
+      got = resolve_ahead(at, n);
+    }
+    done += got;
+    if (got < n) break;
+    at = VirtAddr(at.value + n * PAGE_SIZE);
+  }
+  return done;
+}
+
+// The run [page, page + n) starts in a leaf table that fork shared: this
+// address space gets its own copy of the table (see page_table.h), in which
+// the run's pages, as far as they are Cow and memory allows, are fresh
+// copies, and every other entry maps the same frame as before. Copying is
+// the only choice here: the table's other holders still map those frames.
+// One pass over the table does both, so a copied page's frame never gains a
+// reference only to lose it again. Returns how many pages were copied (at
+// least the first).
+Result<uint64> AddressSpace::copy_shared_run(VirtAddr page, uint64 n, CowCause cause) {
+  FrameTable::Supply supply(frames, FrameKind::User, n);
   if (!supply.peek().value) return Error::NoMemory;
-  const uint64 first = vpn(page, 0), last = first + ahead;
+  const uint64 first = vpn(page, 0), end = first + n;
   uint64 copied = 0;
   FrameTable::Batch batch(frames);
   TRY(pt_.unshare_leaf_table(page, [&](int k, Pte e) {
     uint64 i = static_cast<uint64>(k);
-    if (i == first + copied && i <= last && e.has(pte::Valid | pte::Cow)) {
-      PhysAddr fresh = supply.peek();
+    if (i == first + copied && i < end && e.has(pte::Valid | pte::Cow)) {
+      PhysAddr fresh = supply.next();
       if (fresh.value) {
-        supply.take();
         copied++;
         return cow_copy(e, fresh);
       }
@@ -284,27 +322,28 @@ Result<uint64> AddressSpace::copy_shared_run(VirtAddr page, uint64 ahead) {
     if (e.valid()) batch.ref(e.phys());
     return e;
   }));
-  Counters::bump(counters.cow_faults);
+  bool fault = cause == CowCause::Fault;
+  if (fault) Counters::bump(counters.cow_faults);
   Counters::bump(counters.cow_copies, copied);
-  Counters::bump(counters.cow_ahead, copied - 1);
+  Counters::bump(counters.cow_ahead, fault ? copied - 1 : copied);
   return copied;
 }
 
-// ForkMode::CowAhead. A process that writes page after page of shared
-// memory (a child filling its whole heap) pays one trap per page, and in
-// QEMU a trap and its TLB flush cost several times the 4 KiB copy. After two
-// write faults on consecutive pages, the pages that follow are resolved too:
-// the run doubles at each fault of the streak, up to one leaf table (512
-// pages, 2 MiB), never past the region or the leaf table of the fault, and
-// ends at the first page that is not COW. One TLB flush covers the run.
+// ForkMode::CowAhead (the default). A process that writes page after page
+// of shared memory (a child filling its whole heap) pays one trap per page,
+// and in QEMU a trap and its TLB flush cost several times the 4 KiB copy.
+// After two write faults on consecutive pages, the pages that follow are
+// resolved too: the run doubles at each fault of the streak, up to
+// COW_AHEAD_MAX pages (8 MiB), never past the region, and ends at the first
+// page that is not Cow. One TLB flush covers each leaf table of the run.
 //
-// The price: pages the process never writes may be copied, at most one run
-// (fewer pages than the streak already wrote). So copies are speculative
-// only while memory is plentiful: a run never takes the last
+// The price: pages the process never writes may be copied, at most one run,
+// which is never longer than the streak that earned it. So copies are
+// speculative only while memory is plentiful: a run never takes the last
 // COW_AHEAD_RESERVE_DIVISOR-th of memory, and stops quietly if memory runs
 // out (the fault itself is resolved regardless). Plain Cow never does this,
 // so its copy counts stay exact.
-constexpr uint64 COW_AHEAD_MAX = PT_ENTRIES;
+constexpr uint64 COW_AHEAD_MAX = 4 * PT_ENTRIES;
 constexpr uint64 COW_AHEAD_RESERVE_DIVISOR = 8;
 
 // How many pages after `page` this fault should resolve too.
@@ -315,8 +354,6 @@ uint64 AddressSpace::plan_ahead(VirtAddr page, const Region &r) {
   }
   window_ = window_ * 2 > COW_AHEAD_MAX ? COW_AHEAD_MAX : window_ * 2;
   uint64 end = page.value + (1 + window_) * PAGE_SIZE;
-  uint64 table_end = (page.value | (PT_ENTRIES * PAGE_SIZE - 1)) + 1;
-  if (end > table_end) end = table_end;
   if (end > r.end) end = r.end;
   uint64 ahead = (end - page.value) / PAGE_SIZE - 1;
   uint64 free = frames.free_count(), reserve = frames.total() / COW_AHEAD_RESERVE_DIVISOR;
@@ -324,9 +361,8 @@ uint64 AddressSpace::plan_ahead(VirtAddr page, const Region &r) {
   return ahead < spare ? ahead : spare;
 }
 
-// Resolve up to `pages` Cow pages from `start` on, in the (private) leaf
-// table of the fault that just resolved the page before `start`. Returns how
-// many were resolved.
+// Resolve up to `pages` Cow pages from `start` on, all in one leaf table of
+// this address space's own. Returns how many were resolved.
 uint64 AddressSpace::resolve_ahead(VirtAddr start, uint64 pages) {
   FrameTable::Supply supply(frames, FrameKind::User, pages);
   Pte *p = pt_.find(start); // the run's entries are p[0..pages): one leaf table

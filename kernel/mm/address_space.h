@@ -13,6 +13,7 @@
 
 #include "lib/result.h"
 #include "mm/addr.h"
+#include "mm/cow.h"
 #include "mm/page_table.h"
 
 namespace mm {
@@ -94,7 +95,8 @@ private:
   // Unmap the pages of a live address space and flush their translations.
   void unmap_range(uint64 start, uint64 end);
   Result<void> own_leaf_tables(uint64 start, uint64 end);
-  Result<uint64> copy_shared_run(VirtAddr page, uint64 ahead);
+  Result<uint64> resolve_run(VirtAddr page, uint64 want);
+  Result<uint64> copy_shared_run(VirtAddr page, uint64 n, CowCause cause);
   uint64 plan_ahead(VirtAddr page, const Region &r);
   uint64 resolve_ahead(VirtAddr start, uint64 pages);
 

@@ -42,9 +42,4 @@ Result<CowOutcome> resolve_cow(VirtAddr va, Pte &pte, CowCause cause, PhysAddr s
   return CowOutcome::Copied;
 }
 
-Pte cow_copy(Pte shared, PhysAddr fresh) {
-  copy_page(phys_to_ptr(fresh), phys_to_ptr(shared.phys()));
-  return Pte::make(fresh, (shared.flags() & ~pte::Cow) | pte::Write);
-}
-
 } // namespace mm

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "lib/result.h"
+#include "lib/string.h"
 #include "mm/pte.h"
 
 namespace mm {
@@ -29,6 +30,9 @@ Result<CowOutcome> resolve_cow(VirtAddr va, Pte &pte, CowCause cause = CowCause:
 // uses it, and so does a fault in a leaf table still shared with another
 // address space, where copying is the only choice (the table's other holder
 // maps the frame), done while the table is copied (AddressSpace).
-Pte cow_copy(Pte shared, PhysAddr fresh);
+inline Pte cow_copy(Pte shared, PhysAddr fresh) {
+  copy_page(phys_to_ptr(fresh), phys_to_ptr(shared.phys()));
+  return Pte::make(fresh, (shared.flags() & ~pte::Cow) | pte::Write);
+}
 
 } // namespace mm

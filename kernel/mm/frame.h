@@ -111,6 +111,11 @@ public:
       return next_ < have_ ? buf_[next_] : PhysAddr();
     }
     void take() { next_++; }
+    // peek() and take() in one: the next frame, or a null PhysAddr.
+    PhysAddr next() {
+      if (next_ == have_ && left_ > 0) refill();
+      return next_ < have_ ? buf_[next_++] : PhysAddr();
+    }
 
   private:
     void refill() {
