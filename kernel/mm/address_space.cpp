@@ -245,7 +245,11 @@ Result<void> AddressSpace::handle_fault(VirtAddr va, Access access) {
   if (access == Access::Write && !pte->has(pte::Write)) {
     if (!pte->has(pte::Cow)) return Error::Protection;
     uint64 want = 1 + (cow_ahead_ ? plan_ahead(page, *r) : 0);
-    uint64 done = TRY(resolve_run(page, want));
+    uint64 done = 1;
+    if (want == 1 && !PageTable::in_shared_leaf_table(pte))
+      TRY(resolve_cow(page, *pte)); // the common case: one page, in a table of our own
+    else
+      done = TRY(resolve_run(page, pte, want));
     streak_next_ = page.value + done * PAGE_SIZE;
     return {};
   }
@@ -259,19 +263,17 @@ Result<void> AddressSpace::handle_fault(VirtAddr va, Access access) {
 // error is the fault's); the pages after it are a copy-ahead run, best
 // effort: the run stops at the first page that is not Cow, or when memory
 // runs short. Returns how many pages were resolved.
-Result<uint64> AddressSpace::resolve_run(VirtAddr page, uint64 want) {
+Result<uint64> AddressSpace::resolve_run(VirtAddr page, Pte *pte, uint64 want) {
   uint64 done = 0;
   VirtAddr at = page;
   while (done < want) {
     uint64 room = PT_ENTRIES - vpn(at, 0); // entries left in this leaf table
     uint64 n = want - done < room ? want - done : room;
     CowCause cause = done == 0 ? CowCause::Fault : CowCause::Ahead;
-    if (cause == CowCause::Ahead) {
-      Pte *p = pt_.find(at);
-      if (!p || !p->has(pte::Valid | pte::Cow)) break;
-    }
+    Pte *p = cause == CowCause::Fault ? pte : pt_.find(at);
+    if (!p || !p->has(pte::Valid | pte::Cow)) break;
     uint64 got;
-    bool shared = pt_.shares_leaf_table(at);
+    bool shared = PageTable::in_shared_leaf_table(p);
     // A run that would end partway into a shared table stops before it: the
     // next fault there copies the table and the pages in one pass, where
     // entering now would leave the rest of the table to the slower path.
@@ -284,8 +286,8 @@ Result<uint64> AddressSpace::resolve_run(VirtAddr page, uint64 want) {
       }
       got = copied.value();
     } else if (cause == CowCause::Fault) {
-      TRY(resolve_cow(at, *pt_.find(at)));
-      got = 1 + resolve_ahead(VirtAddr(at.value + PAGE_SIZE), n - 1);
+      TRY(resolve_cow(at, *p));
+      got = n > 1 ? 1 + resolve_ahead(VirtAddr(at.value + PAGE_SIZE), n - 1) : 1;
     } else {
       got = resolve_ahead(at, n);
     }
@@ -302,18 +304,21 @@ Result<uint64> AddressSpace::resolve_run(VirtAddr page, uint64 want) {
 // copies, and every other entry maps the same frame as before. Copying is
 // the only choice here: the table's other holders still map those frames.
 // One pass over the table does both, so a copied page's frame never gains a
-// reference only to lose it again. Returns how many pages were copied (at
-// least the first).
+// reference only to lose it again. Returns how many pages were copied: at
+// least the first, as the caller saw to it that the first page is Cow.
 Result<uint64> AddressSpace::copy_shared_run(VirtAddr page, uint64 n, CowCause cause) {
-  FrameTable::Supply supply(frames, FrameKind::User, n);
-  if (!supply.peek().value) return Error::NoMemory;
+  // The first page's frame, then (inside unshare) the table's: if either
+  // is missing, nothing changes. The rest of the run comes lazily from the
+  // supply, so it never costs the fault its memory.
+  PhysAddr head = TRY(frames.alloc(FrameKind::User));
+  FrameTable::Supply supply(frames, FrameKind::User, n - 1);
   const uint64 first = vpn(page, 0), end = first + n;
   uint64 copied = 0;
   FrameTable::Batch batch(frames);
-  TRY(pt_.unshare_leaf_table(page, [&](int k, Pte e) {
+  auto unshared = pt_.unshare_leaf_table(page, [&](int k, Pte e) {
     uint64 i = static_cast<uint64>(k);
     if (i == first + copied && i < end && e.has(pte::Valid | pte::Cow)) {
-      PhysAddr fresh = supply.next();
+      PhysAddr fresh = copied == 0 ? head : supply.next();
       if (fresh.value) {
         copied++;
         return cow_copy(e, fresh);
@@ -321,7 +326,10 @@ Result<uint64> AddressSpace::copy_shared_run(VirtAddr page, uint64 n, CowCause c
     }
     if (e.valid()) batch.ref(e.phys());
     return e;
-  }));
+  });
+  if (unshared.is_error() || copied == 0)
+    frames.unref(head); // (copied == 0: the caller checked the page is Cow)
+  if (unshared.is_error()) return unshared.error();
   bool fault = cause == CowCause::Fault;
   if (fault) Counters::bump(counters.cow_faults);
   Counters::bump(counters.cow_copies, copied);

@@ -95,7 +95,7 @@ private:
   // Unmap the pages of a live address space and flush their translations.
   void unmap_range(uint64 start, uint64 end);
   Result<void> own_leaf_tables(uint64 start, uint64 end);
-  Result<uint64> resolve_run(VirtAddr page, uint64 want);
+  Result<uint64> resolve_run(VirtAddr page, Pte *pte, uint64 want);
   Result<uint64> copy_shared_run(VirtAddr page, uint64 n, CowCause cause);
   uint64 plan_ahead(VirtAddr page, const Region &r);
   uint64 resolve_ahead(VirtAddr start, uint64 pages);

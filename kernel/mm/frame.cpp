@@ -121,8 +121,6 @@ void FrameTable::push_free(uint32 index) {
   cpu::pop_off();
 }
 
-uint32 FrameTable::refcount(PhysAddr pa) const { return frame(pa).refs.load(std::memory_order_acquire); }
-
 FrameKind FrameTable::kind(PhysAddr pa) const { return frame(pa).kind.load(std::memory_order_relaxed); }
 
 void FrameTable::lock_all() {

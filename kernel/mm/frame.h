@@ -15,6 +15,7 @@
 #include <atomic>
 
 #include "kernel/param.h"
+#include "lib/print.h"
 #include "lib/result.h"
 #include "lib/spinlock.h"
 #include "mm/addr.h"
@@ -67,7 +68,11 @@ public:
     if (before == 1) before_free(pa);
     last_unref(pa, before);
   }
-  uint32 refcount(PhysAddr pa) const;
+  // Inline: every COW fault asks it once or twice.
+  uint32 refcount(PhysAddr pa) const {
+    KASSERT(contains(pa));
+    return frames_[index_of(pa)].refs.load(std::memory_order_acquire);
+  }
 
   // For loops that touch every page of an address space (fork, exit): the
   // same ref/unref with the table's base held in registers, so the compiler
@@ -127,7 +132,7 @@ public:
     FrameKind kind_;
     uint64 left_;
     uint64 have_ = 0, next_ = 0;
-    PhysAddr buf_[CHUNK];
+    PhysAddr buf_[CHUNK]; // zeroed at construction: for runs, not single pages
   };
 
   bool contains(PhysAddr pa) const { return pa >= first_ && pa < end_; }

@@ -53,6 +53,10 @@ public:
   Result<void> link_leaf_table(VirtAddr base, PhysAddr leaf);
   // Whether the leaf table behind va is shared with another address space.
   bool shares_leaf_table(VirtAddr va) const;
+  // The same, for the table holding `entry` (a leaf entry of some table).
+  static bool in_shared_leaf_table(const Pte *entry) {
+    return frames.refcount(ptr_to_phys(entry).page_base()) > 1;
+  }
   // Give this address space a private copy of the shared leaf table behind
   // va, whose entry k is entry_for(k, shared entry k). entry_for must take
   // the reference the copy holds: frames.ref() for a frame it keeps mapped,

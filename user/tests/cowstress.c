@@ -1,6 +1,7 @@
 // cowstress: random stress of copy-on-write fork.
 //
-//   cowstress [-n STEPS] [-s SEED]     (defaults: -n 5000 -s 1)
+//   cowstress [-n STEPS] [-s SEED] [-m cow|eager|cow-ahead]
+//                                      (defaults: -n 5000 -s 1, the boot mode)
 //
 // The coordinator (this process) sets up a heap and then runs the steps in
 // epochs of 100. Each epoch is played by a fresh "leader" forked from the
@@ -266,8 +267,18 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) nsteps = atoi(argv[++i]);
     else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc) seed = atoi(argv[++i]);
-    else {
-      fprintf(2, "usage: cowstress [-n STEPS] [-s SEED]\n");
+    else if (strcmp(argv[i], "-m") == 0 && i + 1 < argc) {
+      i++;
+      int m = strcmp(argv[i], "cow") == 0         ? FORK_COW
+              : strcmp(argv[i], "eager") == 0     ? FORK_EAGER
+              : strcmp(argv[i], "cow-ahead") == 0 ? FORK_COW_AHEAD
+                                                  : -1;
+      if (m < 0 || forkmode(m) < 0) {
+        fprintf(2, "cowstress: no fork mode %s\n", argv[i]);
+        return 2;
+      }
+    } else {
+      fprintf(2, "usage: cowstress [-n STEPS] [-s SEED] [-m cow|eager|cow-ahead]\n");
       return 2;
     }
   }
