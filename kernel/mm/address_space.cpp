@@ -90,13 +90,30 @@ void AddressSpace::unmap_range(uint64 start, uint64 end) {
   if (!per_page) hal::flush_all();
 }
 
-// Before unmap_range changes the entries of [start, end): the leaf tables
-// there that fork shared become private (this may allocate, so it can fail,
-// and then nothing has been unmapped yet).
+// Before unmap_range changes the entries of [start, end): each leaf table
+// there that fork shared must stop being shared. One whose valid entries
+// all lie in the range is simply let go of (that needs no memory); one that
+// also maps pages outside it gets a private copy (that may allocate, so it
+// can fail). The copies come first, so that on failure nothing has been
+// unmapped yet.
 Result<void> AddressSpace::own_leaf_tables(uint64 start, uint64 end) {
   constexpr uint64 SPAN = PT_ENTRIES * PAGE_SIZE;
-  for (uint64 va = start; va < end; va = (va | (SPAN - 1)) + 1)
-    if (pt_.shares_leaf_table(VirtAddr(va))) TRY(pt_.find_or_create(VirtAddr(va)));
+  auto only_in_range = [&](uint64 base) {
+    const Pte *t = pt_.find(VirtAddr(base));
+    for (uint64 k = 0; k < PT_ENTRIES; k++) {
+      uint64 va = base + k * PAGE_SIZE;
+      if (t[k].valid() && (va < start || va >= end)) return false;
+    }
+    return true;
+  };
+  for (int pass = 0; pass < 2; pass++) {
+    for (uint64 base = start & ~(SPAN - 1); base < end; base += SPAN) {
+      if (!pt_.shares_leaf_table(VirtAddr(base))) continue;
+      bool drop = only_in_range(base);
+      if (pass == 0 && !drop) TRY(pt_.find_or_create(VirtAddr(base)));
+      if (pass == 1 && drop) pt_.drop_leaf_table(VirtAddr(base));
+    }
+  }
   return {};
 }
 

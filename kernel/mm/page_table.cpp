@@ -88,6 +88,16 @@ Pte *PageTable::leaf_table_entry(VirtAddr va) const {
   return &phys_to_ptr<Pte>(top.phys())[vpn(va, 1)];
 }
 
+void PageTable::drop_leaf_table(VirtAddr va) {
+  Pte *e = leaf_table_entry(va);
+  KASSERT(e && e->valid());
+  PhysAddr leaf = e->phys();
+  *e = Pte{};
+  // As in unshare_leaf_table: forget the cached pointer before letting go.
+  hal::flush_all();
+  release_leaf_table(leaf);
+}
+
 bool PageTable::shares_leaf_table(VirtAddr va) const {
   Pte *e = leaf_table_entry(va);
   return e && e->valid() && frames.refcount(e->phys()) > 1;

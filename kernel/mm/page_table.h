@@ -51,6 +51,9 @@ public:
   // another address space, which gains a reference. Allocates the
   // intermediate tables as needed; the entry for base must be empty.
   Result<void> link_leaf_table(VirtAddr base, PhysAddr leaf);
+  // Stop mapping the 2 MiB of the leaf table behind va: its entry goes and
+  // the table loses this reference (see release_leaf_table). Flushes.
+  void drop_leaf_table(VirtAddr va);
   // Whether the leaf table behind va is shared with another address space.
   bool shares_leaf_table(VirtAddr va) const;
   // The same, for the table holding `entry` (a leaf entry of some table).
