@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "mm_fixture.h"
+#include "team.h"
 
 namespace mmtest {
 namespace {
@@ -27,31 +28,6 @@ namespace pte = mm::pte;
 
 // The main thread plus kThreads - 1 others: at most NCPU live "harts".
 constexpr int kThreads = NCPU;
-
-// Run fn(0..n-1) on n threads (fn(0) on the calling thread), released
-// together. Failures are collected per thread and reported afterwards from
-// the main thread.
-class Team {
-public:
-  template <typename F> void run(int n, F fn) {
-    errors_.assign(n, {});
-    std::atomic<int> ready{0};
-    auto body = [&](int t) {
-      ready.fetch_add(1);
-      while (ready.load() < n) std::this_thread::yield();
-      fn(t, errors_[t]);
-    };
-    std::vector<std::thread> threads;
-    for (int t = 1; t < n; t++) threads.emplace_back(body, t);
-    body(0);
-    for (auto &th : threads) th.join();
-    for (int t = 0; t < n; t++)
-      for (auto &e : errors_[t]) ADD_FAILURE() << "thread " << t << ": " << e;
-  }
-
-private:
-  std::vector<std::vector<std::string>> errors_;
-};
 
 class Concurrency : public MmTest {
 protected:

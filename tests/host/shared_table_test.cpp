@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "mm_fixture.h"
+#include "team.h"
 
 namespace mmtest {
 namespace {
@@ -29,31 +30,6 @@ constexpr uint64 kTableSpan = kTablePages * P; // 2 MiB
 
 // The address of heap page i of the standard layout (the heap starts at page 8).
 constexpr uint64 heap_page(uint64 i) { return heap + i * P; }
-
-// Run fn(0..n-1) on n threads (fn(0) on the calling thread), released
-// together. Failures are collected per thread and reported afterwards from
-// the main thread. (The same helper as concurrency_test.cpp's.)
-class Team {
-public:
-  template <typename F> void run(int n, F fn) {
-    errors_.assign(n, {});
-    std::atomic<int> ready{0};
-    auto body = [&](int t) {
-      ready.fetch_add(1);
-      while (ready.load() < n) std::this_thread::yield();
-      fn(t, errors_[t]);
-    };
-    std::vector<std::thread> threads;
-    for (int t = 1; t < n; t++) threads.emplace_back(body, t);
-    body(0);
-    for (auto &th : threads) th.join();
-    for (int t = 0; t < n; t++)
-      for (auto &e : errors_[t]) ADD_FAILURE() << "thread " << t << ": " << e;
-  }
-
-private:
-  std::vector<std::vector<std::string>> errors_;
-};
 
 class SharedTable : public MmTest {
 protected:
