@@ -50,21 +50,6 @@ protected:
     }
     return fam;
   }
-
-  // The store of thread t: fault, check, then fill with seed.
-  static void store(AddressSpace &as, uint64 va, uint64 seed, std::vector<std::string> &err) {
-    auto r = as.handle_fault(VirtAddr(va), Access::Write);
-    if (r.is_error()) {
-      err.push_back(std::string("handle_fault: ") + error_name(r.error()));
-      return;
-    }
-    Pte *p = pte_of(as, va);
-    if (!p || !p->has(pte::Write) || (p->raw & pte::Cow)) {
-      err.push_back("page not privately writable after the fault");
-      return;
-    }
-    fill_frame(mm::phys_to_ptr(p->phys()), seed);
-  }
 };
 
 // Every member of a family of kThreads writes every shared page at once.

@@ -918,21 +918,6 @@ TEST_F(SharedTable, WritesForksAndExitsAtOnce) {
   auto va_of = [](uint64 page) { return kData + page * P; };
   auto forker_page = [](int t, int f) { return uint64(f * 5 + t) % kPages; };
 
-  // The store of a thread: fault, check, fill.
-  auto store = [](AddressSpace &as, uint64 va, uint64 seed, std::vector<std::string> &err) {
-    auto r = as.handle_fault(VirtAddr(va), Access::Write);
-    if (r.is_error()) {
-      err.push_back(std::string("handle_fault: ") + error_name(r.error()));
-      return;
-    }
-    Pte *p = pte_of(as, va);
-    if (!p || !p->has(pte::Write) || (p->raw & pte::Cow)) {
-      err.push_back("page not privately writable after the fault");
-      return;
-    }
-    fill_frame(mm::phys_to_ptr(p->phys()), seed);
-  };
-
   Team team;
   for (int round = 0; round < kRounds; round++) {
     SCOPED_TRACE(::testing::Message() << "round " << round);

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "mm_fixture.h"
+
 #include <atomic>
 #include <string>
 #include <thread>
@@ -35,5 +37,21 @@ public:
 private:
   std::vector<std::vector<std::string>> errors_;
 };
+
+// A thread's store: the write fault, a check that the page is now private
+// and writable, then the page filled with `seed`. Problems go to err.
+inline void store(AddressSpace &as, uint64 va, uint64 seed, std::vector<std::string> &err) {
+  auto r = as.handle_fault(VirtAddr(va), mm::Access::Write);
+  if (r.is_error()) {
+    err.push_back(std::string("handle_fault: ") + error_name(r.error()));
+    return;
+  }
+  Pte *p = pte_of(as, va);
+  if (!p || !p->has(mm::pte::Write) || (p->raw & mm::pte::Cow)) {
+    err.push_back("page not privately writable after the fault");
+    return;
+  }
+  fill_frame(mm::phys_to_ptr(p->phys()), seed);
+}
 
 } // namespace mmtest
