@@ -16,6 +16,34 @@ struct memstat {
                         // the child instead of copying, cumulative
   uint64 table_copies;  // shared leaf tables copied because one side
                         // changed an entry (its first write there)
+  // The page cache (file pages and MAP_SHARED anonymous pages).
+  uint64 cache_pages;      // pages in the cache now
+  uint64 cache_dirty;      // ... of which dirty (not yet on disk)
+  uint64 cache_hits;       // lookups that found the page, cumulative
+  uint64 cache_misses;     // lookups that had to read it (or make it)
+  uint64 cache_writebacks; // pages written back to their file, cumulative
+  uint64 cache_dropped;    // clean pages given back under memory pressure
+  uint64 zero_maps;        // loads served by the shared zero frame
+};
+
+// One mapping of a process, as vmmap() reports it (pmap prints these).
+#define VMMAP_ANON 1  // anonymous memory (mmap MAP_ANONYMOUS)
+#define VMMAP_FILE 2  // a file mapped with mmap
+#define VMMAP_TEXT 3  // program text (exec)
+#define VMMAP_DATA 4  // program data and bss (exec)
+#define VMMAP_STACK 5 // the user stack
+#define VMMAP_HEAP 6  // the heap (sbrk)
+struct vmmap {
+  uint64 start, end; // [start, end), page aligned
+  int prot;          // PROT_READ | PROT_WRITE | PROT_EXEC
+  int flags;         // MAP_SHARED or MAP_PRIVATE
+  int kind;          // VMMAP_*
+  int inum;          // the file's inode number (VMMAP_FILE/TEXT/DATA), else 0
+  uint64 offset;     // file offset of start (file mappings)
+  char name[16];     // the file's last path element, if known, else ""
+  uint64 resident;   // pages present in the page table
+  uint64 shared;     // ... of which mapped by another mapping too (or cached)
+  uint64 private_;   // ... of which this mapping's alone
 };
 
 #define FORK_COW 0   // copy-on-write, one page per write fault, exactly

@@ -29,3 +29,7 @@
 #define SYS_vmaudit 23  // int vmaudit(void): number of invariant violations
 #define SYS_forkmode 24 // int forkmode(int mode): set fork strategy, returns old
 #define SYS_shutdown 25 // void shutdown(int status): power off QEMU
+#define SYS_mmap 26     // void *mmap(void*, size_t, int prot, int flags, int fd, off_t)
+#define SYS_munmap 27   // int munmap(void*, size_t)
+#define SYS_mprotect 28 // int mprotect(void*, size_t, int prot)
+#define SYS_vmmap 29    // int vmmap(int pid, struct vmmap*, int max): list mappings

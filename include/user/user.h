@@ -7,6 +7,11 @@
 
 struct stat;
 struct memstat;
+struct vmmap;
+
+// mmap's types (newer xv6-riscv and the mmap lab use these names).
+typedef unsigned long size_t;
+typedef long off_t;
 
 // system calls
 int fork(void);
@@ -36,6 +41,10 @@ int memstat(struct memstat *);
 int vmaudit(void);
 int forkmode(int);
 void shutdown(int) __attribute__((noreturn));
+void *mmap(void *, size_t, int, int, int, off_t); // (void *)-1 on error
+int munmap(void *, size_t);
+int mprotect(void *, size_t, int);
+int vmmap(int pid, struct vmmap *, int max); // number of mappings, or -1
 
 // ulib.c
 char *sbrk(int);     // sys_sbrk(n, SBRK_EAGER)
