@@ -14,15 +14,10 @@
 #include "lib/result.h"
 #include "mm/addr.h"
 #include "mm/cow.h"
+#include "mm/mapping.h"
 #include "mm/page_table.h"
 
 namespace mm {
-
-namespace prot {
-constexpr uint32 Read = 1;
-constexpr uint32 Write = 2;
-constexpr uint32 Exec = 4;
-} // namespace prot
 
 enum class RegionKind : uint32 { None = 0, Text, Data, Stack, Heap };
 
