@@ -11,6 +11,7 @@
 #include "lib/print.h"
 #include "lib/spinlock.h"
 #include "lib/string.h"
+#include "mm/frame.h"
 #include "proc/proc.h"
 
 namespace {
@@ -84,15 +85,31 @@ class InodeTable {
 public:
   // The entry for (dev, inum), with one more reference; not locked, not
   // necessarily read from disk. nullptr if every entry is in use.
+  // An entry is never in the table twice for one (dev, inum): an entry with
+  // no references keeps its inode (and its cached pages) until it is
+  // reused, and a lookup finds it first.
   Inode *get(uint dev, uint inum) {
     SpinGuard guard(lock_);
-    Inode *empty = nullptr;
+    Inode *empty = nullptr, *cached = nullptr;
     for (Inode &ip : inodes_) {
-      if (ip.ref > 0 && ip.dev == dev && ip.inum == inum) {
+      if (ip.inum == inum && ip.dev == dev && inum != 0) {
         ip.ref++;
         return &ip;
       }
-      if (empty == nullptr && ip.ref == 0) empty = &ip;
+      if (ip.ref == 0) {
+        if (ip.object.cached_pages() == 0) {
+          if (!empty) empty = &ip;
+        } else if (!cached) {
+          cached = &ip;
+        }
+      }
+    }
+    if (empty == nullptr && cached != nullptr) {
+      // Every free entry still caches a file's pages: give one's back. With
+      // no reference nobody maps or reads it, so no page is being read in
+      // or dirty (the last munmap wrote them back): dropping never sleeps.
+      cached->object.drop_pages(0);
+      empty = cached;
     }
     if (empty == nullptr) {
       kprintf("iget: no free in-memory inodes\n");
@@ -102,6 +119,7 @@ public:
     empty->inum = inum;
     empty->ref = 1;
     empty->valid = false;
+    empty->object.init(empty);
     return empty;
   }
 
@@ -142,6 +160,18 @@ void InodeTable::put(Inode *ip) {
   }
   ip->ref--;
   lock_.unlock();
+}
+
+// The disk block holding the bn'th block of ip's contents, or 0 if it has
+// none (never allocates).
+uint bmap_lookup(Inode *ip, uint bn) {
+  if (bn < NDIRECT) return ip->addrs[bn];
+  bn -= NDIRECT;
+  if (bn >= NINDIRECT || ip->addrs[NDIRECT] == 0) return 0;
+  Buf *bp = bread(ip->dev, ip->addrs[NDIRECT]);
+  uint addr = reinterpret_cast<const uint *>(bp->data)[bn];
+  brelse(bp);
+  return addr;
 }
 
 // The disk block holding the bn'th block of ip's contents, allocating it
@@ -307,6 +337,8 @@ void iunlockput(Inode *ip) {
 }
 
 void itrunc(Inode *ip) {
+  // The cached pages go first: none may outlive the blocks they came from.
+  ip->object.drop_pages(0);
   for (uint i = 0; i < NDIRECT; i++) {
     if (ip->addrs[i]) {
       bfree(ip->dev, ip->addrs[i]);
@@ -337,6 +369,23 @@ void stati(Inode *ip, struct stat *st) {
 int readi(Inode *ip, bool user_dst, uint64 dst, uint off, uint n) {
   if (off > ip->size || off + n < off) return 0;
   if (off + n > ip->size) n = ip->size - off;
+  if (ip->type == T_FILE) {
+    // File data comes from the page cache (the caller holds the lock, which
+    // read_page sees), so it is the same bytes that mappings show.
+    uint tot = 0;
+    while (tot < n) {
+      auto page = ip->object.get_page(off / mm::PAGE_SIZE);
+      if (page.is_error()) break;
+      uint m = min(n - tot, static_cast<uint>(mm::PAGE_SIZE - off % mm::PAGE_SIZE));
+      int r = either_copyout(user_dst, dst, mm::phys_to_ptr<uchar>(page.value()) + off % mm::PAGE_SIZE, m);
+      mm::frames.release(page.value());
+      if (r == -1) return -1;
+      tot += m;
+      off += m;
+      dst += m;
+    }
+    return static_cast<int>(tot);
+  }
 
   uint tot = 0;
   while (tot < n) {
@@ -369,6 +418,15 @@ int writei(Inode *ip, bool user_src, uint64 src, uint off, uint n) {
       brelse(bp);
       fault = true;
       break;
+    }
+    if (ip->type == T_FILE) {
+      // Keep the cached page (if any) the same as the block: mappings and
+      // read() see the new bytes at once.
+      mm::PhysAddr page = ip->object.find_page(off / mm::PAGE_SIZE);
+      if (page.value) {
+        memmove(mm::phys_to_ptr<uchar>(page) + off % mm::PAGE_SIZE, bp->data + off % BSIZE, m);
+        mm::frames.release(page);
+      }
     }
     log_write(bp);
     brelse(bp);
@@ -435,3 +493,86 @@ Inode *namei(const char *path) {
 }
 
 Inode *nameiparent(const char *path, char *name) { return namex(path, true, name); }
+
+// ---------------------------------------------------------------- the pager
+
+// The page cache reads a page in under the inode's lock: a fault takes it
+// here; readi's caller already holds it.
+bool Inode::lock_io() {
+  if (lock.holding()) return false;
+  lock.acquire();
+  return true;
+}
+
+void Inode::unlock_io() { lock.release(); }
+
+Result<void> Inode::read_page(uint64 index, void *page) {
+  auto *dst = static_cast<uchar *>(page);
+  for (uint64 b = 0; b < mm::PAGE_SIZE / BSIZE; b++) {
+    uint64 off = index * mm::PAGE_SIZE + b * BSIZE;
+    uchar *out = dst + b * BSIZE;
+    uint addr = off < size ? bmap_lookup(this, static_cast<uint>(off / BSIZE)) : 0;
+    if (addr == 0) {
+      memset(out, 0, BSIZE);
+      continue;
+    }
+    Buf *bp = bread(dev, addr);
+    memmove(out, bp->data, BSIZE);
+    brelse(bp);
+    // Bytes past the end of the file read as zeros.
+    if (off + BSIZE > size) memset(out + (size - off), 0, BSIZE - (size - off));
+  }
+  return {};
+}
+
+// Write a page a MAP_SHARED mapping dirtied back to its blocks (those below
+// the size: a store past the end of the file never grows it), as one log
+// transaction, so that a crash leaves the page's old or new contents.
+Result<void> Inode::write_page(uint64 index, const void *page) {
+  auto *src = static_cast<const uchar *>(page);
+  begin_op();
+  lock.acquire();
+  for (uint64 b = 0; b < mm::PAGE_SIZE / BSIZE; b++) {
+    uint64 off = index * mm::PAGE_SIZE + b * BSIZE;
+    if (off >= size) break;
+    uint addr = bmap_lookup(this, static_cast<uint>(off / BSIZE));
+    if (addr == 0) continue;
+    Buf *bp = bread(dev, addr);
+    uint n = off + BSIZE > size ? static_cast<uint>(size - off) : BSIZE;
+    memmove(bp->data, src + b * BSIZE, n);
+    log_write(bp);
+    brelse(bp);
+  }
+  lock.release();
+  end_op();
+  return {};
+}
+
+void Inode::hold() { idup(this); }
+
+void Inode::release() {
+  begin_op();
+  iput(this);
+  end_op();
+}
+
+int file_read(Inode *ip, uint64 dst, uint *off, uint n) {
+  uint tot = 0;
+  while (tot < n) {
+    ilock(ip);
+    uint size = ip->size;
+    iunlock(ip);
+    if (*off >= size) break;
+    uint64 pos = *off;
+    auto page = ip->object.get_page(pos / mm::PAGE_SIZE); // takes the lock on a miss
+    if (page.is_error()) break;
+    uint m = min(min(n - tot, static_cast<uint>(mm::PAGE_SIZE - pos % mm::PAGE_SIZE)), size - *off);
+    int r = either_copyout(true, dst, mm::phys_to_ptr<uchar>(page.value()) + pos % mm::PAGE_SIZE, m);
+    mm::frames.release(page.value());
+    if (r == -1) return tot > 0 ? static_cast<int>(tot) : -1;
+    tot += m;
+    *off += m;
+    dst += m;
+  }
+  return static_cast<int>(tot);
+}

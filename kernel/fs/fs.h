@@ -20,9 +20,17 @@
 #include "lib/types.h"
 #include "kernel/fs.h"
 #include "kernel/stat.h"
+#include "lib/result.h"
+#include "mm/object.h"
 #include "proc/sleeplock.h"
 
-struct Inode {
+// An Inode is also the pager of its own memory object: `object` holds the
+// file's pages in the page cache (mm/object.h). read(), write() and mmap of
+// a T_FILE all go through those pages. The object lives as long as the
+// table entry; its pages stay cached after the last reference goes (so a
+// program run again reads nothing from disk) until the entry is reused for
+// another inode or the inode is freed.
+struct Inode final : mm::Pager {
   uint dev = 0;  // device the inode lives on
   uint inum = 0; // inode number
   int ref = 0;   // references (table spinlock)
@@ -36,6 +44,17 @@ struct Inode {
   short nlink = 0;              // directory entries that name this inode
   uint size = 0;                // bytes
   uint addrs[NDIRECT + 1] = {}; // data blocks, then the indirect block
+
+  mm::VmObject object; // the file's pages (T_FILE)
+
+  // mm::Pager: the page cache's access to the file's blocks.
+  bool lock_io() override;
+  void unlock_io() override;
+  Result<void> read_page(uint64 index, void *page) override;
+  Result<void> write_page(uint64 index, const void *page) override;
+  uint64 data_size() override { return size; }
+  void hold() override;
+  void release() override;
 };
 
 // Read the superblock and recover the log. Runs in process context (first
@@ -62,6 +81,11 @@ void stati(Inode *ip, struct stat *st);
 // pointer. readi returns the bytes read (0 at or past the end) or -1 on a
 // bad address; writei the bytes written (fewer if the disk fills) or -1.
 int readi(Inode *ip, bool user_dst, uint64 dst, uint off, uint n);
+// read() of a T_FILE: n bytes at *off to user address dst through the page
+// cache, without holding the inode lock while touching user memory (the
+// buffer may be a mapping of this very file). Advances *off. Returns the
+// bytes read (0 at the end), or -1 on a bad address before any byte.
+int file_read(Inode *ip, uint64 dst, uint *off, uint n);
 int writei(Inode *ip, bool user_src, uint64 src, uint off, uint n);
 
 // Directories.

@@ -8,6 +8,9 @@ const char *error_name(Error e) {
   case Error::Invalid: return "invalid argument";
   case Error::NotFound: return "not found";
   case Error::TooBig: return "too big";
+  case Error::BeyondEnd: return "access beyond the end of a mapped file";
+  case Error::IO: return "disk error";
+  case Error::Busy: return "file busy";
   }
   return "unknown error";
 }

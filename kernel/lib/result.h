@@ -11,6 +11,9 @@ enum class Error {
   Invalid,    // malformed argument (corrupt ELF, ...)
   NotFound,   // missing file
   TooBig,     // argument or image too large
+  BeyondEnd,  // a mapped file page at or past the end of the file (Linux: SIGBUS)
+  IO,         // the disk failed
+  Busy,       // in use: a running program's file opened for writing (ETXTBSY)
 };
 
 const char *error_name(Error e);

@@ -52,6 +52,10 @@ struct Mapping {
   uint64 pgoff = 0;
   uint64 data_end = NO_DATA_END;
   bool denies_write = false; // exec's text/data: the file cannot be opened for writing
+  // The most mprotect may grant: a MAP_SHARED mapping of a file opened
+  // read-only may never become writable.
+  uint32 max_prot = prot::Read | prot::Write | prot::Exec;
+  char name[16] = {}; // the file's last path element, for pmap ("" if none)
 
   // The sorted list (MappingSet's).
   Mapping *prev = nullptr, *next = nullptr;
