@@ -33,6 +33,7 @@ public:
 
   const char *name() const { return name_; }
   uint64 object_size() const { return size_; }
+  uint64 per_frame() const { return per_frame_; } // objects in one frame
   uint64 in_use() const;      // objects allocated and not yet freed
   uint64 frames_held() const; // frames the cache holds now
 
@@ -53,6 +54,8 @@ private:
 
 // Typed front end: construct and destroy T objects in a SlabCache.
 template <typename T> class Slab {
+  static_assert(alignof(T) <= 16, "slab objects are 16-byte aligned");
+
 public:
   explicit Slab(const char *name) : cache_(name, sizeof(T)) {}
   template <typename... Args> Result<T *> make(Args &&...args) {
