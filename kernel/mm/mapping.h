@@ -30,6 +30,7 @@
 namespace mm {
 
 class VmObject;
+class SlabCache;
 
 namespace prot {
 constexpr uint32 Read = 1;
@@ -69,6 +70,9 @@ void vm_object_unref(VmObject *o);
 // exec's text and data mappings keep their file from being written.
 void vm_object_deny_write(VmObject *o, int delta);
 
+// The slab cache every Mapping comes from (for statistics and host tests).
+SlabCache &mapping_cache();
+
 class MappingSet {
 public:
   MappingSet() = default;
@@ -106,7 +110,8 @@ public:
   // A free range of len bytes (page multiple) inside [lo, hi), highest
   // first (mmap without MAP_FIXED places mappings top-down), or NoMemory.
   // `hint`, if page aligned and the range [hint, hint + len) is free and
-  // inside [lo, hi), is returned as it is.
+  // inside [lo, hi), is returned as it is; a hint of 0 means none. lo and
+  // hi shrink to whole pages, hi to USER_TOP at most.
   Result<VirtAddr> find_free(uint64 len, VirtAddr lo, VirtAddr hi, VirtAddr hint) const;
 
   // Remove every mapping (exit, exec): the caller has unmapped the pages.
@@ -122,7 +127,11 @@ public:
   }
 
 private:
+  Mapping *last_starting_at_or_below(VirtAddr va) const;
+  void link_after(Mapping *prev, Mapping *m);
+
   Mapping *head_ = nullptr;
+  Mapping *tail_ = nullptr; // last mapping (find_free starts at the top)
   Mapping *hint_ = nullptr; // last find() answer, or nullptr
   uint64 count_ = 0;
 };

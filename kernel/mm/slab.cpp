@@ -40,11 +40,11 @@ constexpr uint64 FREE_MARK = 0xf4eef4eef4eef4eeUL;
 // Every field is protected by the owning cache's lock_. 16-byte aligned, so
 // its size is a multiple of 16 and the first object follows it directly.
 struct alignas(16) SlabCache::SlabFrame {
-  SlabCache *cache;         // owner: free() checks an object comes back home
-  SlabFrame *prev, *next;   // on partial_ or full_
-  void *free;               // first free object, or nullptr (then on full_)
-  uint32 used;              // objects handed out from this frame
-  uint32 magic;             // FRAME_MAGIC while the frame belongs to a cache
+  SlabCache *cache;       // owner: free() checks an object comes back home
+  SlabFrame *prev, *next; // on partial_ or full_
+  void *free;             // first free object, or nullptr (then on full_)
+  uint32 used;            // objects handed out from this frame
+  uint32 magic;           // FRAME_MAGIC while the frame belongs to a cache
   static constexpr uint32 FRAME_MAGIC = 0x51ab51ab;
 };
 
@@ -66,8 +66,10 @@ template <typename F> void list_push(F *&head, F *f) {
 }
 
 template <typename F> void list_unlink(F *&head, F *f) {
-  if (f->prev) f->prev->next = f->next;
-  else head = f->next;
+  if (f->prev)
+    f->prev->next = f->next;
+  else
+    head = f->next;
   if (f->next) f->next->prev = f->prev;
   f->prev = f->next = nullptr;
 }

@@ -33,9 +33,11 @@ public:
 
   const char *name() const { return name_; }
   uint64 object_size() const { return size_; }
-  uint64 per_frame() const { return per_frame_; } // objects in one frame
   uint64 in_use() const;      // objects allocated and not yet freed
   uint64 frames_held() const; // frames the cache holds now
+
+  // Objects in one frame (after its header).
+  uint64 per_frame() const { return per_frame_; }
 
   // Host tests: forget every frame (the frame table was re-initialised).
   void reset_for_tests();
