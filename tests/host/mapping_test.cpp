@@ -12,7 +12,7 @@
 
 #include "mm/mapping.h"
 #include "mm/slab.h"
-#include "mm_fixture.h"
+#include "team.h"
 
 namespace mmtest {
 namespace {
@@ -728,6 +728,32 @@ TEST_F(MappingTest, AThousandMappings) {
   EXPECT_EQ(set_.count(), N / 2);
   expect_balanced();
   set_.clear();
+  EXPECT_EQ(mm::mapping_cache().frames_held(), 0u);
+}
+
+// Address spaces on several harts change their own sets at once; the sets
+// share the mapping slab (and, here, the objects). TSan checks the slab's
+// locking; each thread checks its own set.
+TEST_F(MappingTest, SetsOnSeveralThreadsShareTheSlab) {
+  constexpr int kThreads = 6;
+  Team team;
+  team.run(kThreads, [&](int t, std::vector<std::string> &err) {
+    std::mt19937_64 rng(t);
+    MappingSet s;
+    for (int round = 0; round < 40; round++) {
+      for (uint64 i = 0; i < 50; i++)
+        if (s.insert(mk(4 * i, 4 * i + 3, obj((t + i) % 3), i)).is_error()) err.push_back("insert");
+      for (uint64 i = 0; i < 50; i++)
+        if (s.split_at(VirtAddr((4 * i + 1 + rng() % 2) * P)).is_error()) err.push_back("split");
+      if (s.count() != 100) err.push_back("count after splits");
+      for (uint64 i = 0; i < 50; i++) s.merge_around(s.find(VirtAddr(4 * i * P)));
+      if (s.count() != 50) err.push_back("count after merges");
+      for (uint64 i = 0; i < 50; i += 2) s.remove(s.find(VirtAddr(4 * i * P)));
+      s.clear();
+    }
+  });
+  expect_balanced();
+  EXPECT_EQ(mm::mapping_cache().in_use(), 0u);
   EXPECT_EQ(mm::mapping_cache().frames_held(), 0u);
 }
 
