@@ -89,7 +89,9 @@ public:
 
   // A new mapping with these fields (the object gains a reference, and a
   // deny-write if set), inserted in order. Fails with Invalid if it overlaps
-  // an existing mapping or is malformed, NoMemory if no slab object is left.
+  // an existing mapping or is malformed (start < end, both page aligned, end
+  // <= USER_TOP; denies_write needs an object), NoMemory if no slab object
+  // is left.
   Result<Mapping *> insert(const Mapping &fields);
 
   // Make `at` a boundary: a mapping that contains `at` with start < at is
@@ -105,6 +107,9 @@ public:
   // Join m with its neighbours where they continue it exactly (adjacent,
   // same prot, shared, kind, object, data_end and deny-write, and pgoff
   // continuing), so mprotect back and forth does not fragment the set.
+  // pgoff must continue only when there is an object: private anonymous
+  // memory has no pages to line up. The lowest of the joined mappings
+  // survives; m itself may be freed (look the address up again).
   void merge_around(Mapping *m);
 
   // A free range of len bytes (page multiple) inside [lo, hi), highest
