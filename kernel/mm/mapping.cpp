@@ -14,6 +14,8 @@
 // in one mapping O(1). Hundreds of mappings still work, at list speed.
 #include "mm/mapping.h"
 
+#include "lib/string.h"
+
 #include "lib/print.h"
 #include "mm/slab.h"
 
@@ -138,7 +140,8 @@ void MappingSet::remove(Mapping *m) {
 // continue.
 static bool continues(const Mapping &a, const Mapping &b) {
   if (a.end != b.start || a.prot != b.prot || a.shared != b.shared || a.kind != b.kind ||
-      a.object != b.object || a.data_end != b.data_end || a.denies_write != b.denies_write)
+      a.object != b.object || a.data_end != b.data_end || a.denies_write != b.denies_write ||
+      a.max_prot != b.max_prot || strncmp(a.name, b.name, sizeof a.name) != 0)
     return false;
   return !a.object || b.pgoff == a.pgoff + a.pages();
 }
