@@ -54,6 +54,22 @@ public:
     b->refcnt--;
   }
 
+  void unpin_discard(uint dev, uint blockno) {
+    SpinGuard guard(lock_);
+    for (Buf *b = head_.next; b != &head_; b = b->next) {
+      if (b->dev == dev && b->blockno == blockno) {
+        if (b->refcnt == 0) panic("bunpin_discard: block %u is not pinned", blockno);
+        b->refcnt--;
+        // With no holders nobody has its sleep-lock, so `valid` may be
+        // changed under the cache lock alone. Otherwise the holder is
+        // about to overwrite it anyway (bzero of a reallocated block).
+        if (b->refcnt == 0) b->valid = false;
+        return;
+      }
+    }
+    panic("bunpin_discard: block %u is not cached", blockno);
+  }
+
 private:
   Buf *find_or_recycle(uint dev, uint blockno) {
     SpinGuard guard(lock_);
@@ -120,3 +136,5 @@ void brelse(Buf *b) { bcache.release(b); }
 void bpin(Buf *b) { bcache.pin(b); }
 
 void bunpin(Buf *b) { bcache.unpin(b); }
+
+void bunpin_discard(uint dev, uint blockno) { bcache.unpin_discard(dev, blockno); }

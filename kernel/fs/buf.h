@@ -36,3 +36,24 @@ void brelse(Buf *b);
 // yet to install), and undo that.
 void bpin(Buf *b);
 void bunpin(Buf *b);
+// Unpin the cached block (dev, blockno), which the log pinned, and forget
+// its contents if nobody else holds it: the block is about to be written
+// around the cache (a file data block), so the cached copy is stale.
+void bunpin_discard(uint dev, uint blockno);
+
+// A bread() result that brelse()s itself at the end of the scope.
+class BufGuard {
+public:
+  BufGuard(uint dev, uint blockno) : b_(bread(dev, blockno)) {}
+  ~BufGuard() { brelse(b_); }
+  BufGuard(const BufGuard &) = delete;
+  BufGuard &operator=(const BufGuard &) = delete;
+
+  Buf *operator->() const { return b_; }
+  Buf *get() const { return b_; }
+  // The block's contents as an array of block numbers (indirect blocks).
+  uint *words() const { return reinterpret_cast<uint *>(b_->data); }
+
+private:
+  Buf *b_;
+};

@@ -17,6 +17,9 @@ namespace {
 
 constexpr uint SUPERBLOCK_NO = 1; // block 0 is the boot block
 
+static_assert(sizeof(dinode) == 64, "the on-disk inode is 64 bytes, as in xv6");
+static_assert(static_cast<uint64>(MAXFILE) * BSIZE < (1ull << 32), "file sizes are 32-bit");
+
 // There is one file system per machine, so one superblock.
 superblock sb;
 
@@ -48,25 +51,45 @@ BitPos bit_of(uint blockno) {
   return {bi / 8, static_cast<uchar>(1u << (bi % 8))};
 }
 
-// Allocate a zeroed disk block. Returns its number, or 0 when the disk is
-// full (block 0, the boot block, is never a data block).
-uint balloc(uint dev) {
+// Claim a free disk block in the bitmap. Returns its number (its contents
+// are whatever the disk holds), or NoSpace. Block 0, the boot block, is
+// never free.
+Result<uint> balloc_bit(uint dev) {
   for (uint base = 0; base < sb.size; base += BPB) {
-    Buf *bp = bread(dev, BBLOCK(base, sb));
+    BufGuard bp(dev, BBLOCK(base, sb));
     for (uint bi = 0; bi < BPB && base + bi < sb.size; bi++) {
       BitPos pos = bit_of(base + bi);
       if ((bp->data[pos.byte] & pos.mask) == 0) {
         bp->data[pos.byte] |= pos.mask;
-        log_write(bp);
-        brelse(bp);
-        bzero(dev, base + bi);
+        log_write(bp.get());
         return base + bi;
       }
     }
-    brelse(bp);
   }
   kprintf("balloc: out of blocks\n");
-  return 0;
+  return Error::NoSpace;
+}
+
+// How bmap() treats a block that is not there yet.
+enum class Alloc {
+  No,     // leave it missing: bmap returns 0
+  Zeroed, // allocate it and zero it through the log (metadata, and data
+          // written through the buffer cache)
+  Data,   // allocate it without zeroing: the caller writes the whole block
+          // straight to disk (inode_write_page)
+};
+
+Result<uint> balloc(uint dev, Alloc how) {
+  uint b = TRY(balloc_bit(dev));
+  if (how == Alloc::Data) {
+    // The block may have been freed earlier in this transaction with a
+    // logged copy still pending (a former indirect or directory block):
+    // the commit must not install that copy over the data written here.
+    log_forget(dev, b);
+  } else {
+    bzero(dev, b);
+  }
+  return b;
 }
 
 void bfree(uint dev, uint blockno) {
@@ -144,34 +167,71 @@ void InodeTable::put(Inode *ip) {
   lock_.unlock();
 }
 
-// The disk block holding the bn'th block of ip's contents, allocating it
-// (and the indirect block) if needed. 0 if the disk is full.
-uint bmap(Inode *ip, uint bn) {
-  if (bn < NDIRECT) {
-    if (ip->addrs[bn] == 0) ip->addrs[bn] = balloc(ip->dev);
-    return ip->addrs[bn];
-  }
-  bn -= NDIRECT;
-  if (bn >= NINDIRECT) panic("bmap: block %u is beyond MAXFILE", bn + NDIRECT);
+// Make sure the block number in `slot` (in an inode or an indirect block)
+// names a block: allocate one if it is 0 and `how` allows. Returns the block
+// number, 0 if it is missing and stays so.
+Result<uint> fill_slot(uint dev, uint &slot, Alloc how) {
+  if (slot == 0 && how != Alloc::No) slot = TRY(balloc(dev, how));
+  return slot;
+}
 
-  // The indirect block is an array of NINDIRECT block numbers.
-  uint &ind = ip->addrs[NDIRECT];
-  if (ind == 0) {
-    ind = balloc(ip->dev);
-    if (ind == 0) return 0;
+// Entry `index` of the indirect block `ind`, allocated as `how` says if
+// missing (the indirect block is then logged).
+Result<uint> indirect_entry(uint dev, uint ind, uint index, Alloc how) {
+  BufGuard bp(dev, ind);
+  uint &slot = bp.words()[index];
+  if (slot != 0 || how == Alloc::No) return slot;
+  slot = TRY(balloc(dev, how));
+  log_write(bp.get());
+  return slot;
+}
+
+// The disk block holding the bn'th block of ip's contents, or 0 if it has
+// none and `how` is Alloc::No. The indirect blocks on the way are metadata:
+// they are always allocated zeroed (through the log). Allocation changes
+// ip->addrs: the caller writes the inode back (iupdate). Errors: TooBig
+// (bn >= MAXFILE), NoSpace. A failure may leave new indirect blocks attached
+// to the inode; they are reachable and itrunc frees them.
+Result<uint> bmap(Inode *ip, uint bn, Alloc how) {
+  Alloc meta = how == Alloc::No ? Alloc::No : Alloc::Zeroed;
+  if (bn < NDIRECT) return fill_slot(ip->dev, ip->addrs[bn], how);
+  bn -= NDIRECT;
+
+  if (bn < NINDIRECT) {
+    // The singly indirect block: NINDIRECT block numbers.
+    uint ind = TRY(fill_slot(ip->dev, ip->addrs[NDIRECT], meta));
+    if (ind == 0) return 0u;
+    return indirect_entry(ip->dev, ind, bn, how);
   }
-  Buf *bp = bread(ip->dev, ind);
-  uint *a = reinterpret_cast<uint *>(bp->data);
-  uint addr = a[bn];
-  if (addr == 0) {
-    addr = balloc(ip->dev);
-    if (addr != 0) {
-      a[bn] = addr;
-      log_write(bp);
+  bn -= NINDIRECT;
+
+  if (bn < NDINDIRECT) {
+    // The doubly indirect block: NINDIRECT numbers of singly indirect
+    // blocks, each covering NINDIRECT blocks of the file.
+    uint dind = TRY(fill_slot(ip->dev, ip->addrs[NDIRECT + 1], meta));
+    if (dind == 0) return 0u;
+    uint ind = TRY(indirect_entry(ip->dev, dind, bn / NINDIRECT, meta));
+    if (ind == 0) return 0u;
+    return indirect_entry(ip->dev, ind, bn % NINDIRECT, how);
+  }
+  return Error::TooBig;
+}
+
+// Free the indirect block `ind` and every block it names; with depth 2 the
+// blocks it names are themselves singly indirect blocks.
+void free_indirect(uint dev, uint ind, int depth) {
+  {
+    BufGuard bp(dev, ind);
+    const uint *a = bp.words();
+    for (uint j = 0; j < NINDIRECT; j++) {
+      if (a[j] == 0) continue;
+      if (depth > 1)
+        free_indirect(dev, a[j], depth - 1);
+      else
+        bfree(dev, a[j]);
     }
   }
-  brelse(bp);
-  return addr;
+  bfree(dev, ind);
 }
 
 // ---------------------------------------------------------------- directories
@@ -236,6 +296,13 @@ Inode *namex(const char *path, bool parent, char *name) {
 void fsinit(int dev) {
   readsb(dev, &sb);
   if (sb.magic != FSMAGIC) panic("fsinit: device %d has no file system (magic %x)", dev, sb.magic);
+  // Truncating a file frees its blocks in one transaction, and they may lie
+  // under every bitmap block: the bitmap, plus the inode, directory and
+  // directory-inode blocks unlink also writes, must fit in one operation.
+  uint nbitmap = sb.size / BPB + 1;
+  if (nbitmap + 4 > MAXOPBLOCKS)
+    panic("fsinit: %u blocks need %u bitmap blocks, too many for one transaction (MAXOPBLOCKS %d)", sb.size,
+          nbitmap, MAXOPBLOCKS);
   initlog(dev, &sb);
 }
 
@@ -313,14 +380,12 @@ void itrunc(Inode *ip) {
       ip->addrs[i] = 0;
     }
   }
-  if (ip->addrs[NDIRECT]) {
-    Buf *bp = bread(ip->dev, ip->addrs[NDIRECT]);
-    const uint *a = reinterpret_cast<const uint *>(bp->data);
-    for (uint j = 0; j < NINDIRECT; j++)
-      if (a[j]) bfree(ip->dev, a[j]);
-    brelse(bp);
-    bfree(ip->dev, ip->addrs[NDIRECT]);
-    ip->addrs[NDIRECT] = 0;
+  for (int depth = 1; depth <= 2; depth++) {
+    uint &ind = ip->addrs[NDIRECT + depth - 1];
+    if (ind) {
+      free_indirect(ip->dev, ind, depth);
+      ind = 0;
+    }
   }
   ip->size = 0;
   iupdate(ip);
@@ -340,12 +405,18 @@ int readi(Inode *ip, bool user_dst, uint64 dst, uint off, uint n) {
 
   uint tot = 0;
   while (tot < n) {
-    uint addr = bmap(ip, off / BSIZE);
-    if (addr == 0) break;
-    Buf *bp = bread(ip->dev, addr);
     uint m = min(n - tot, BSIZE - off % BSIZE);
-    int r = either_copyout(user_dst, dst, bp->data + off % BSIZE, m);
-    brelse(bp);
+    auto addr = bmap(ip, off / BSIZE, Alloc::No);
+    if (addr.is_error()) break;
+    int r;
+    if (addr.value() == 0) {
+      // A hole (a block never written, below the size): it reads as zeros.
+      static const uchar zeros[BSIZE] = {};
+      r = either_copyout(user_dst, dst, zeros + off % BSIZE, m);
+    } else {
+      BufGuard bp(ip->dev, addr.value());
+      r = either_copyout(user_dst, dst, bp->data + off % BSIZE, m);
+    }
     if (r == -1) return -1;
     tot += m;
     off += m;
@@ -361,9 +432,9 @@ int writei(Inode *ip, bool user_src, uint64 src, uint off, uint n) {
   uint tot = 0;
   bool fault = false;
   while (tot < n) {
-    uint addr = bmap(ip, off / BSIZE);
-    if (addr == 0) break; // disk full: a short write
-    Buf *bp = bread(ip->dev, addr);
+    auto addr = bmap(ip, off / BSIZE, Alloc::Zeroed);
+    if (addr.is_error()) break; // disk full: a short write
+    Buf *bp = bread(ip->dev, addr.value());
     uint m = min(n - tot, BSIZE - off % BSIZE);
     if (either_copyin(bp->data + off % BSIZE, user_src, src, m) == -1) {
       brelse(bp);

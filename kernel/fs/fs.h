@@ -35,7 +35,7 @@ struct Inode {
   short minor = 0;
   short nlink = 0;              // directory entries that name this inode
   uint size = 0;                // bytes
-  uint addrs[NDIRECT + 1] = {}; // data blocks, then the indirect block
+  uint addrs[NDIRECT + 2] = {}; // direct blocks, singly and doubly indirect block
 };
 
 // Read the superblock and recover the log. Runs in process context (first

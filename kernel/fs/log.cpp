@@ -34,6 +34,7 @@ public:
   void begin();
   void end();
   void write(Buf *b);
+  void forget(uint dev, uint blockno);
 
 private:
   void commit();
@@ -181,7 +182,26 @@ void Log::write(Buf *b) {
   }
 }
 
+void Log::forget(uint dev, uint blockno) {
+  {
+    SpinGuard guard(lock_);
+    if (outstanding_ < 1) panic("log_forget: outside of a transaction");
+    if (static_cast<int>(dev) != dev_) return;
+    int i = 0;
+    while (i < lh_.n && lh_.block[i] != static_cast<int>(blockno)) i++;
+    if (i == lh_.n) return; // not logged: nothing to drop
+    // Close the gap, keeping the others in order.
+    for (int j = i; j + 1 < lh_.n; j++) lh_.block[j] = lh_.block[j + 1];
+    lh_.n--;
+  }
+  // Undo log_write()'s pin. The cached copy is stale from now on (the block
+  // is written around the cache), so the cache drops it.
+  bunpin_discard(dev, blockno);
+}
+
 } // namespace
+
+void log_forget(uint dev, uint blockno) { fslog.forget(dev, blockno); }
 
 void initlog(int dev, superblock *sb) { fslog.init(dev, *sb); }
 

@@ -8,6 +8,7 @@ const char *error_name(Error e) {
   case Error::Invalid: return "invalid argument";
   case Error::NotFound: return "not found";
   case Error::TooBig: return "too big";
+  case Error::NoSpace: return "no space on disk";
   }
   return "unknown error";
 }

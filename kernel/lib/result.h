@@ -11,6 +11,7 @@ enum class Error {
   Invalid,    // malformed argument (corrupt ELF, ...)
   NotFound,   // missing file
   TooBig,     // argument or image too large
+  NoSpace,    // the disk is full
 };
 
 const char *error_name(Error e);
