@@ -275,7 +275,15 @@ Inode *namex(const char *path, bool parent, char *name) {
       iunlock(ip); // the caller locks it
       return ip;
     }
-    Inode *next = dirlookup(ip, name, nullptr);
+    Inode *next;
+    if (ip->nlink == 0) {
+      // A removed directory (some process's cwd): unlink emptied it, and
+      // its ".." may name a directory that is gone too. As in Linux, only
+      // "." still names it; every other name, ".." included, is missing.
+      next = namecmp(name, ".") == 0 ? idup(ip) : nullptr;
+    } else {
+      next = dirlookup(ip, name, nullptr);
+    }
     // Unlock ip before locking next: next may be ip itself (".") or its
     // parent (".."), and locks are only ever taken one at a time here.
     iunlockput(ip);
@@ -475,6 +483,7 @@ Inode *dirlookup(Inode *dp, const char *name, uint *poff) {
 }
 
 int dirlink(Inode *dp, const char *name, uint inum) {
+  if (dp->nlink == 0) return -1; // a removed directory takes no new entries
   if (Inode *ip = dirlookup(dp, name, nullptr)) {
     iput(ip);
     return -1; // already present

@@ -69,12 +69,13 @@ int namecmp(const char *s, const char *t);
 // Look name up in the locked directory dp. Returns the inode referenced and
 // unlocked (and the entry's offset in *poff if poff), or nullptr.
 Inode *dirlookup(Inode *dp, const char *name, uint *poff);
-// Add (name, inum) to the locked directory dp: 0, or -1 if the name exists
-// or the directory cannot grow.
+// Add (name, inum) to the locked directory dp: 0, or -1 if the name exists,
+// the directory cannot grow or it has been removed (nlink 0).
 int dirlink(Inode *dp, const char *name, uint inum);
 
 // Path names. namei() returns the inode of path; nameiparent() the inode of
 // its parent directory, with the last element copied to name (DIRSIZ
-// bytes). Both return the inode referenced and unlocked, or nullptr.
+// bytes). Both return the inode referenced and unlocked, or nullptr. In a
+// removed directory (a cwd whose directory was unlinked) only "." resolves.
 Inode *namei(const char *path);
 Inode *nameiparent(const char *path, char *name);

@@ -864,6 +864,60 @@ static void t_mkdir_chdir(void) {
   EXPECT(unlink("cd") == 0);
 }
 
+// A directory removed while it is a process's cwd (xv6 allows that when it
+// is empty): nothing can be created in it, only "." names it (".." does not:
+// its parent may be gone too), it reads as empty and fstat says nlink 0, as
+// in Linux. Nothing changes on disk (fsck checks that after the suite).
+static void t_removed_cwd(void) {
+  struct stat st;
+  make_file("lk", "k", 1);
+  EXPECT(mkdir("rd") == 0);
+  int dfd = open("rd", O_RDONLY);
+  EXPECT(dfd >= 0);
+  EXPECT(chdir("rd") == 0);
+  EXPECT(unlink("/utmp/rd") == 0);
+  EXPECT(open("x", O_CREATE | O_RDWR) == -1);
+  EXPECT(open("./x", O_CREATE | O_WRONLY) == -1);
+  EXPECT(mkdir("sub") == -1);
+  EXPECT(mknod("nod", 1, 0) == -1);
+  EXPECT(link("/utmp/lk", "lnk") == -1);
+  EXPECT(unlink("x") == -1);
+  EXPECT(open("x", O_RDONLY) == -1);
+  EXPECT(open("..", O_RDONLY) == -1);
+  EXPECT(stat("../lk", &st) == -1);
+  EXPECT(chdir("..") == -1);
+  EXPECT(chdir(".") == 0);
+  EXPECT(stat(".", &st) == 0 && st.type == T_DIR && st.nlink == 0 && st.size == 0);
+  int fd = open(".", O_RDONLY);
+  struct dirent de;
+  EXPECT(fd >= 0 && read(fd, &de, sizeof de) == 0);
+  close(fd);
+  EXPECT(fstat(dfd, &st) == 0 && st.nlink == 0 && st.size == 0);
+  close(dfd);
+  EXPECT(chdir("/utmp") == 0);
+  EXPECT(stat("rd", &st) == -1 && stat("lnk", &st) == -1);
+  EXPECT(stat("lk", &st) == 0 && st.nlink == 1);
+  EXPECT(unlink("lk") == 0);
+
+  // The parent goes too, and its inode is reused by a new directory: the
+  // child's cwd still cannot reach it through "..".
+  EXPECT(mkdir("p") == 0 && mkdir("p/c") == 0);
+  int pid = xfork();
+  if (pid == 0) {
+    int step = 1;
+    if (chdir("/utmp/p/c") == 0 && ++step && unlink("/utmp/p/c") == 0 && ++step && unlink("/utmp/p") == 0 &&
+        ++step && mkdir("/utmp/p2") == 0 && ++step && mkdir("/utmp/p2/q") == 0 && ++step &&
+        open("..", O_RDONLY) == -1 && ++step && stat("../q", &st) == -1 && ++step &&
+        mkdir("../z") == -1 && ++step && open(".", O_RDONLY) >= 0)
+      exit(0);
+    exit(10 + step);
+  }
+  int st2 = xwait(pid);
+  CHECK(st2 == 0, "removed parent: step %d failed", st2 - 10);
+  EXPECT(unlink("p2/q") == 0 && unlink("p2") == 0);
+  EXPECT(stat("p", &st) == -1);
+}
+
 static void t_mknod(void) {
   struct stat st;
   EXPECT(mknod("cons", 1, 0) == 0);
@@ -1487,6 +1541,7 @@ static struct test tests[] = {
     {"fstat", t_fstat},
     {"link_unlink", t_link_unlink},
     {"mkdir_chdir", t_mkdir_chdir},
+    {"removed_cwd", t_removed_cwd},
     {"mknod", t_mknod},
     {"read_dir", t_read_dir},
     {"pipe", t_pipe},
