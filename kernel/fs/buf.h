@@ -36,10 +36,12 @@ void brelse(Buf *b);
 // yet to install), and undo that.
 void bpin(Buf *b);
 void bunpin(Buf *b);
-// Unpin the cached block (dev, blockno), which the log pinned, and forget
-// its contents if nobody else holds it: the block is about to be written
-// around the cache (a file data block), so the cached copy is stale.
-void bunpin_discard(uint dev, uint blockno);
+// bunpin() by block number (the log keeps numbers, not Bufs).
+void bunpin_block(uint dev, uint blockno);
+// Forget the cached contents of (dev, blockno), if cached and unheld: the
+// block is about to be written around the cache (a file data block written
+// by inode_write_page), so the cached copy would be stale.
+void bdiscard(uint dev, uint blockno);
 
 // A bread() result that brelse()s itself at the end of the scope.
 class BufGuard {

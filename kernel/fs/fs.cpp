@@ -10,7 +10,9 @@
 #include "kernel/param.h"
 #include "lib/print.h"
 #include "lib/spinlock.h"
+#include "dev/virtio_blk.h"
 #include "lib/string.h"
+#include "mm/addr.h"
 #include "proc/proc.h"
 
 namespace {
@@ -86,6 +88,7 @@ Result<uint> balloc(uint dev, Alloc how) {
     // logged copy still pending (a former indirect or directory block):
     // the commit must not install that copy over the data written here.
     log_forget(dev, b);
+    bdiscard(dev, b); // and the cache must not serve its old contents
   } else {
     bzero(dev, b);
   }
@@ -462,6 +465,95 @@ int writei(Inode *ip, bool user_src, uint64 src, uint off, uint n) {
   iupdate(ip);
   if (fault && tot == 0) return -1;
   return static_cast<int>(tot);
+}
+
+// ---------------------------------------------------------------- page I/O
+
+namespace {
+
+constexpr uint64 PAGE = 4096;
+constexpr uint BLOCKS_PER_PAGE = PAGE / BSIZE;
+constexpr uint64 SECTORS_PER_BLOCK = BSIZE / 512;
+static_assert(PAGE % BSIZE == 0 && PAGE <= VIRTIO_RAW_MAX);
+
+// Transfer blocks [first, first+n) of a page to or from their disk blocks
+// addrs[first..], one virtio request per run of consecutive disk blocks.
+// addrs[i] == 0 marks a block not to transfer.
+Result<void> page_io(const uint addrs[BLOCKS_PER_PAGE], uint first, uint n, uchar *page, bool write) {
+  uint i = first;
+  while (i < first + n) {
+    if (addrs[i] == 0) {
+      i++;
+      continue;
+    }
+    uint run = 1;
+    while (i + run < first + n && addrs[i + run] != 0 && addrs[i + run] == addrs[i] + run) run++;
+    TRY(virtio_disk_rw_raw(static_cast<uint64>(addrs[i]) * SECTORS_PER_BLOCK, page + i * BSIZE, run * BSIZE,
+                           write));
+    i += run;
+  }
+  return {};
+}
+
+} // namespace
+
+Result<void> inode_read_page(Inode *ip, uint64 index, void *page) {
+  uchar *p = static_cast<uchar *>(page);
+  uint64 start = index * PAGE;
+  if (index >= (static_cast<uint64>(MAXFILE) * BSIZE + PAGE - 1) / PAGE || start >= ip->size) {
+    memset(p, 0, PAGE);
+    return {};
+  }
+  // Blocks of the page below the size: those are read (or zeroed, for
+  // holes); the rest of the page is zeros.
+  uint64 valid = min(static_cast<uint>(PAGE), static_cast<uint>(ip->size - start));
+  uint nblocks = static_cast<uint>((valid + BSIZE - 1) / BSIZE);
+  uint addrs[BLOCKS_PER_PAGE] = {};
+  uint first_bn = static_cast<uint>(index * BLOCKS_PER_PAGE);
+  for (uint i = 0; i < nblocks; i++) {
+    addrs[i] = TRY(bmap(ip, first_bn + i, Alloc::No));
+    if (addrs[i] == 0) memset(p + i * BSIZE, 0, BSIZE); // a hole
+  }
+  TRY(page_io(addrs, 0, nblocks, p, false));
+  // The last block may hold bytes past the end of the file (whatever the
+  // last full-block write left there): they read as zeros.
+  memset(p + valid, 0, PAGE - valid);
+  return {};
+}
+
+Result<void> inode_write_page(Inode *ip, uint64 index, const void *page, uint64 size, bool may_allocate) {
+  uint64 start = index * PAGE;
+  if (start >= size) return {}; // no byte of the page is in the file
+  if (size > static_cast<uint64>(MAXFILE) * BSIZE) return Error::TooBig;
+  uint nblocks = static_cast<uint>((min(static_cast<uint>(PAGE), static_cast<uint>(size - start)) + BSIZE - 1) / BSIZE);
+  uint first_bn = static_cast<uint>(index * BLOCKS_PER_PAGE);
+
+  // Find (or allocate) every block first. If allocation fails half way, the
+  // blocks already allocated are still written below: they are attached to
+  // the inode (the caller's transaction commits that), so they must not
+  // keep a former file's bytes.
+  uint addrs[BLOCKS_PER_PAGE] = {};
+  uint old_addrs[NDIRECT + 2];
+  memmove(old_addrs, ip->addrs, sizeof(old_addrs));
+  Result<void> status;
+  for (uint i = 0; i < nblocks; i++) {
+    auto r = bmap(ip, first_bn + i, may_allocate ? Alloc::Data : Alloc::No);
+    if (r.is_error()) {
+      status = r.error();
+      break;
+    }
+    if (r.value() == 0) {
+      status = Error::NotFound; // missing, and allocation not allowed
+      break;
+    }
+    addrs[i] = r.value();
+  }
+  if (memcmp(old_addrs, ip->addrs, sizeof(old_addrs)) != 0) iupdate(ip);
+
+  // Ordered mode: the data reach the disk before this returns, so the
+  // caller's end_op() commits block pointers only to written blocks.
+  TRY(page_io(addrs, 0, nblocks, static_cast<uchar *>(const_cast<void *>(page)), true));
+  return status;
 }
 
 int namecmp(const char *s, const char *t) { return strncmp(s, t, DIRSIZ); }

@@ -17,6 +17,7 @@
 // Calls that modify the disk must run inside begin_op()/end_op().
 #pragma once
 
+#include "lib/result.h"
 #include "lib/types.h"
 #include "kernel/fs.h"
 #include "kernel/stat.h"
@@ -63,6 +64,24 @@ void stati(Inode *ip, struct stat *st);
 // bad address; writei the bytes written (fewer if the disk fills) or -1.
 int readi(Inode *ip, bool user_dst, uint64 dst, uint off, uint n);
 int writei(Inode *ip, bool user_src, uint64 src, uint off, uint n);
+
+// Page I/O for the page cache: file data straight between disk and a
+// 4096-byte kernel buffer (a frame in the direct map), around the buffer
+// cache and the log. The caller holds ip's lock.
+//
+// inode_read_page fills `page` with the file's bytes [index*4096,
+// index*4096+4096): blocks read from disk (consecutive disk blocks in one
+// request), zeros at and past ip->size and for missing blocks (holes).
+Result<void> inode_read_page(Inode *ip, uint64 index, void *page);
+// inode_write_page writes the page's blocks that hold bytes below `size`
+// (the file's size as the caller sees it) to their disk blocks, in place,
+// whole blocks. A missing block is allocated if may_allocate (the caller is
+// then inside begin_op()/end_op(); the new block pointers are logged, the
+// data are not), else it is an error (NotFound). The data are on disk when
+// this returns (ordered mode: the caller's end_op() commits the metadata
+// after them). Errors: TooBig (size past MAXFILE blocks), NoSpace,
+// NotFound, IO; blocks found or allocated before an error are written.
+Result<void> inode_write_page(Inode *ip, uint64 index, const void *page, uint64 size, bool may_allocate);
 
 // Directories.
 int namecmp(const char *s, const char *t);

@@ -194,9 +194,7 @@ void Log::forget(uint dev, uint blockno) {
     for (int j = i; j + 1 < lh_.n; j++) lh_.block[j] = lh_.block[j + 1];
     lh_.n--;
   }
-  // Undo log_write()'s pin. The cached copy is stale from now on (the block
-  // is written around the cache), so the cache drops it.
-  bunpin_discard(dev, blockno);
+  bunpin_block(dev, blockno); // undo log_write()'s pin
 }
 
 } // namespace

@@ -9,6 +9,7 @@ const char *error_name(Error e) {
   case Error::NotFound: return "not found";
   case Error::TooBig: return "too big";
   case Error::NoSpace: return "no space on disk";
+  case Error::IO: return "I/O error";
   }
   return "unknown error";
 }

@@ -12,6 +12,7 @@ enum class Error {
   NotFound,   // missing file
   TooBig,     // argument or image too large
   NoSpace,    // the disk is full
+  IO,         // a device reported an error
 };
 
 const char *error_name(Error e);
