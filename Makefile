@@ -123,13 +123,18 @@ host: $(HOST)/Makefile
 $(MKFS): $(HOST)/Makefile $(wildcard tools/mkfs/*.cpp tools/mkfs/*.h)
 	@cmake --build $(HOST) --target mkfs -j2 > /dev/null
 
+# fsck checks an image (tools/qemu-run --fsck, after QEMU has used it).
+FSCK := $(HOST)/tools/fsck/fsck
+$(FSCK): $(HOST)/Makefile $(MKFS) $(wildcard tools/fsck/*.cpp tools/fsck/*.h)
+	@cmake --build $(HOST) --target fsck -j2 > /dev/null
+
 # ---------------------------------------------------------------- disk image
 FS_IMG := $(B)/fs.img
 $(FS_IMG): $(MKFS) $(UPROGS) $(EXTRA_BINS) README.md
 	@echo "  MKFS $@"
 	@$(MKFS) $@ README=README.md $(UPROGS) $(EXTRA_BINS) > /dev/null
 
-all: $(B)/kernel.elf $(FS_IMG) compile_commands.json
+all: $(B)/kernel.elf $(FS_IMG) $(FSCK) compile_commands.json
 .PHONY: all
 
 # For clangd: every kernel, user and host source with its real flags.
