@@ -126,7 +126,7 @@ $(MKFS): $(HOST)/Makefile $(wildcard tools/mkfs/*.cpp tools/mkfs/*.h)
 # fsck checks an image (tools/qemu-run --fsck, after QEMU has used it).
 FSCK := $(HOST)/tools/fsck/fsck
 $(FSCK): $(HOST)/Makefile $(MKFS) $(wildcard tools/fsck/*.cpp tools/fsck/*.h)
-	@cmake --build $(HOST) --target fsck -j2 > /dev/null
+	@cmake --build $(HOST) --target fsck > /dev/null
 
 # ---------------------------------------------------------------- disk image
 FS_IMG := $(B)/fs.img

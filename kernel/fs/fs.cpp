@@ -53,15 +53,57 @@ BitPos bit_of(uint blockno) {
   return {bi / 8, static_cast<uchar>(1u << (bi % 8))};
 }
 
+// The largest file system fsinit() accepts (see the check there).
+constexpr uint MAX_FS_BLOCKS = (MAXOPBLOCKS - 4) * BPB;
+
+// The blocks freed since the last commit. Such a block must not become a
+// file data block written straight to disk (inode_write_page) before that
+// commit: until it, the disk still says the block belongs to its former
+// file, and a crash would leave that file holding the new data (ordered
+// mode's reuse rule, as in ext3). The set empties itself when the log
+// has committed since it was last used.
+class FreedBlocks {
+public:
+  void add(uint b) {
+    SpinGuard guard(lock_);
+    sync();
+    bits_[b / 64] |= 1ull << (b % 64);
+    any_ = true;
+  }
+  bool contains(uint b) {
+    SpinGuard guard(lock_);
+    sync();
+    return (bits_[b / 64] >> (b % 64)) & 1;
+  }
+
+private:
+  // Callers are inside an operation, so no commit runs meanwhile.
+  void sync() {
+    uint64 c = log_commits();
+    if (c == epoch_) return;
+    if (any_) memset(bits_, 0, sizeof(bits_));
+    any_ = false;
+    epoch_ = c;
+  }
+
+  Spinlock lock_{"freed"};
+  uint64 epoch_ = 0; // log_commits() when the set was last emptied
+  bool any_ = false;
+  uint64 bits_[MAX_FS_BLOCKS / 64] = {};
+};
+
+FreedBlocks freed;
+
 // Claim a free disk block in the bitmap. Returns its number (its contents
 // are whatever the disk holds), or NoSpace. Block 0, the boot block, is
-// never free.
-Result<uint> balloc_bit(uint dev) {
+// never free. With for_data, blocks freed by the transaction still open
+// are passed over (see FreedBlocks).
+Result<uint> balloc_bit(uint dev, bool for_data) {
   for (uint base = 0; base < sb.size; base += BPB) {
     BufGuard bp(dev, BBLOCK(base, sb));
     for (uint bi = 0; bi < BPB && base + bi < sb.size; bi++) {
       BitPos pos = bit_of(base + bi);
-      if ((bp->data[pos.byte] & pos.mask) == 0) {
+      if ((bp->data[pos.byte] & pos.mask) == 0 && !(for_data && freed.contains(base + bi))) {
         bp->data[pos.byte] |= pos.mask;
         log_write(bp.get());
         return base + bi;
@@ -82,11 +124,12 @@ enum class Alloc {
 };
 
 Result<uint> balloc(uint dev, Alloc how) {
-  uint b = TRY(balloc_bit(dev));
+  uint b = TRY(balloc_bit(dev, how == Alloc::Data));
   if (how == Alloc::Data) {
-    // The block may have been freed earlier in this transaction with a
-    // logged copy still pending (a former indirect or directory block):
-    // the commit must not install that copy over the data written here.
+    // A logged copy of the block still pending (a former indirect or
+    // directory block) must not be installed over the data written here.
+    // balloc_bit() passes over blocks freed in this transaction, so there
+    // should be none: this is the safety net.
     log_forget(dev, b);
     bdiscard(dev, b); // and the cache must not serve its old contents
   } else {
@@ -102,6 +145,7 @@ void bfree(uint dev, uint blockno) {
   bp->data[pos.byte] &= static_cast<uchar>(~pos.mask);
   log_write(bp);
   brelse(bp);
+  freed.add(blockno);
 }
 
 // ---------------------------------------------------------------- inodes
@@ -311,7 +355,7 @@ void fsinit(int dev) {
   // under every bitmap block: the bitmap, plus the inode, directory and
   // directory-inode blocks unlink also writes, must fit in one operation.
   uint nbitmap = sb.size / BPB + 1;
-  if (nbitmap + 4 > MAXOPBLOCKS)
+  if (nbitmap + 4 > MAXOPBLOCKS || sb.size > MAX_FS_BLOCKS)
     panic("fsinit: %u blocks need %u bitmap blocks, too many for one transaction (MAXOPBLOCKS %d)", sb.size,
           nbitmap, MAXOPBLOCKS);
   initlog(dev, &sb);

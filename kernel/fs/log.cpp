@@ -35,6 +35,10 @@ public:
   void end();
   void write(Buf *b);
   void forget(uint dev, uint blockno);
+  uint64 commits() {
+    SpinGuard guard(lock_);
+    return commits_;
+  }
 
 private:
   void commit();
@@ -50,6 +54,7 @@ private:
   int size_ = 0;        // blocks in the log area, header included
   int outstanding_ = 0; // operations between begin_op and end_op
   bool committing_ = false;
+  uint64 commits_ = 0;  // transactions committed (and installed) since boot
   LogHeader lh_{}; // blocks logged by the current transaction
 };
 
@@ -150,6 +155,7 @@ void Log::end() {
     // operation can start while committing_ is set.
     commit();
     SpinGuard guard(lock_);
+    commits_++;
     committing_ = false;
     wakeup(this);
   }
@@ -200,6 +206,8 @@ void Log::forget(uint dev, uint blockno) {
 } // namespace
 
 void log_forget(uint dev, uint blockno) { fslog.forget(dev, blockno); }
+
+uint64 log_commits() { return fslog.commits(); }
 
 void initlog(int dev, superblock *sb) { fslog.init(dev, *sb); }
 

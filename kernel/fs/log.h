@@ -29,6 +29,10 @@ void log_write(Buf *b);
 // been freed earlier in the same transaction with a logged copy still
 // pending, which commit would otherwise install over the data.
 void log_forget(uint dev, uint blockno);
+// How many transactions have committed since boot. Read it inside an
+// operation: no commit can run while one is outstanding, so it is stable
+// until end_op().
+uint64 log_commits();
 // Start / finish a file system operation.
 void begin_op();
 void end_op();
