@@ -322,7 +322,8 @@ void VirtioDisk::rw(Buf *b, bool write) {
   b->disk = true;
   uint8 st = transfer(static_cast<uint64>(b->blockno) * (BSIZE / SECTOR_SIZE), b->data, BSIZE, write);
   b->disk = false;
-  if (st != BLK_S_OK) panic("virtio_disk: request for block %u failed (status %u)", b->blockno, static_cast<uint>(st));
+  if (st != BLK_S_OK)
+    panic("virtio_disk: request for block %u failed (status %u)", b->blockno, static_cast<uint>(st));
 }
 
 Result<void> VirtioDisk::rw_raw(uint64 sector, void *data, uint32 len, bool write) {

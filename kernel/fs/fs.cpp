@@ -5,14 +5,13 @@
 
 #include "fs/fs.h"
 
+#include "dev/virtio_blk.h"
 #include "fs/buf.h"
 #include "fs/log.h"
 #include "kernel/param.h"
 #include "lib/print.h"
 #include "lib/spinlock.h"
-#include "dev/virtio_blk.h"
 #include "lib/string.h"
-#include "mm/addr.h"
 #include "proc/proc.h"
 
 namespace {
@@ -569,7 +568,8 @@ Result<void> inode_write_page(Inode *ip, uint64 index, const void *page, uint64 
   uint64 start = index * PAGE;
   if (start >= size) return {}; // no byte of the page is in the file
   if (size > static_cast<uint64>(MAXFILE) * BSIZE) return Error::TooBig;
-  uint nblocks = static_cast<uint>((min(static_cast<uint>(PAGE), static_cast<uint>(size - start)) + BSIZE - 1) / BSIZE);
+  uint in_file = min(static_cast<uint>(PAGE), static_cast<uint>(size - start)); // bytes of the page
+  uint nblocks = (in_file + BSIZE - 1) / BSIZE;
   uint first_bn = static_cast<uint>(index * BLOCKS_PER_PAGE);
 
   // Find (or allocate) every block first. If allocation fails half way, the

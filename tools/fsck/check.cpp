@@ -126,7 +126,8 @@ private:
     if (sb_.inodestart + ninodeblocks > sb_.bmapstart)
       bad("bitmap (at " + str(sb_.bmapstart) + ") overlaps the inode blocks");
     datastart_ = static_cast<uint64_t>(sb_.bmapstart) + nbitmap;
-    if (datastart_ >= sb_.size) bad("no room for data blocks (metadata ends at " + std::to_string(datastart_) + ")");
+    if (datastart_ >= sb_.size)
+      bad("no room for data blocks (metadata ends at " + std::to_string(datastart_) + ")");
     else if (sb_.nblocks != sb_.size - datastart_)
       bad("nblocks " + str(sb_.nblocks) + ", expected " + std::to_string(sb_.size - datastart_));
     return ok;
@@ -162,7 +163,8 @@ private:
       uint8_t *to = disk_.mutable_block(static_cast<uint>(lh.block[i]));
       const uint8_t *from = block(sb_.logstart + 1 + static_cast<uint>(i));
       if (to == nullptr) {
-        r_.problems.push_back("log: cannot install block " + std::to_string(lh.block[i]) + ": past the image's end");
+        r_.problems.push_back("log: cannot install block " + std::to_string(lh.block[i]) +
+                              ": past the image's end");
         return;
       }
       std::memcpy(to, from, BSIZE);
@@ -228,17 +230,18 @@ private:
         continue;
       }
       if (di.size > static_cast<uint64_t>(MAXFILE) * BSIZE) {
-        problem("size too large", "inode " + str(inum) + ": size " + str(di.size) + " is past MAXFILE blocks");
+        problem("size too large",
+                "inode " + str(inum) + ": size " + str(di.size) + " is past MAXFILE blocks");
       }
       if (di.type == T_DIR && di.size % sizeof(dirent) != 0)
-        problem("directory size", "directory " + str(inum) + ": size " + str(di.size) +
-                                      " is not a multiple of the entry size");
+        problem("directory size",
+                "directory " + str(inum) + ": size " + str(di.size) + " is not a multiple of the entry size");
       uint64_t nblocks = (static_cast<uint64_t>(di.size) + BSIZE - 1) / BSIZE;
       for (uint i = 0; i < NDIRECT; i++) {
         if (di.addrs[i] == 0) continue;
         if (i >= nblocks)
-          problem("block past the size", "inode " + str(inum) + ": block " + str(di.addrs[i]) + " at file block " +
-                                             str(i) + " lies past its size");
+          problem("block past the size", "inode " + str(inum) + ": block " + str(di.addrs[i]) +
+                                             " at file block " + str(i) + " lies past its size");
         use(inum, di.addrs[i], "data");
       }
       if (uint ind = di.addrs[NDIRECT]) {
@@ -249,8 +252,9 @@ private:
       }
       if (uint dind = di.addrs[NDIRECT + 1]) {
         if (nblocks <= NDIRECT + NINDIRECT)
-          problem("block past the size", "inode " + str(inum) + ": has a doubly indirect block (" + str(dind) +
-                                             ") but only " + std::to_string(nblocks) + " blocks of data");
+          problem("block past the size", "inode " + str(inum) + ": has a doubly indirect block (" +
+                                             str(dind) + ") but only " + std::to_string(nblocks) +
+                                             " blocks of data");
         if (use(inum, dind, "doubly indirect")) walk_indirect(inum, dind, 2, NDIRECT + NINDIRECT, nblocks);
       }
     }
@@ -260,7 +264,8 @@ private:
   uint bmap(const dinode &di, uint64_t fbn) const {
     if (fbn < NDIRECT) return di.addrs[fbn];
     fbn -= NDIRECT;
-    if (fbn < NINDIRECT) return valid(di.addrs[NDIRECT]) ? disk_.word(di.addrs[NDIRECT], static_cast<uint>(fbn)) : 0;
+    if (fbn < NINDIRECT)
+      return valid(di.addrs[NDIRECT]) ? disk_.word(di.addrs[NDIRECT], static_cast<uint>(fbn)) : 0;
     fbn -= NINDIRECT;
     if (fbn >= NDINDIRECT || !valid(di.addrs[NDIRECT + 1])) return 0;
     uint ind = disk_.word(di.addrs[NDIRECT + 1], static_cast<uint>(fbn / NINDIRECT));
@@ -311,12 +316,13 @@ private:
           continue;
         }
         if (inodes_[inum].type == 0) {
-          problem("bad entry", "directory " + str(dir) + ": entry '" + name + "' names free inode " + str(inum));
+          problem("bad entry",
+                  "directory " + str(dir) + ": entry '" + name + "' names free inode " + str(inum));
           continue;
         }
-        if (dot) continue;                      // "." never counts
-        if (dotdot) {                           // ".." counts for the parent,
-          if (dir != ROOTINO) refs_[inum]++;    // except the root's own
+        if (dot) continue;                   // "." never counts
+        if (dotdot) {                        // ".." counts for the parent,
+          if (dir != ROOTINO) refs_[inum]++; // except the root's own
           continue;
         }
         if (name == "." || name == "..") {
@@ -326,8 +332,8 @@ private:
         refs_[inum]++;
         if (inodes_[inum].type == T_DIR) {
           if (reached_[inum]) {
-            problem("directory linked twice", "directory " + str(inum) + " has a second name '" + name +
-                                                  "' in directory " + str(dir));
+            problem("directory linked twice",
+                    "directory " + str(inum) + " has a second name '" + name + "' in directory " + str(dir));
             continue;
           }
           reached_[inum] = true;
@@ -344,10 +350,11 @@ private:
       const dinode &di = inodes_[inum];
       if (di.type == 0) continue;
       if (!reached_[inum]) {
-        problem("unreachable inode", "inode " + str(inum) + " (type " + std::to_string(di.type) + ", nlink " +
-                                         std::to_string(di.nlink) + ", size " + str(di.size) +
-                                         ") is allocated but no directory names it" +
-                                         (di.nlink == 0 ? " (a file still open when the system stopped?)" : ""));
+        problem("unreachable inode",
+                "inode " + str(inum) + " (type " + std::to_string(di.type) + ", nlink " +
+                    std::to_string(di.nlink) + ", size " + str(di.size) +
+                    ") is allocated but no directory names it" +
+                    (di.nlink == 0 ? " (a file still open when the system stopped?)" : ""));
         continue;
       }
       if (static_cast<uint>(di.nlink) != refs_[inum])
@@ -374,8 +381,8 @@ private:
       else if (!meta && used && !owned)
         problem("leaked block", "block " + str(b) + " is marked in use but no inode uses it");
       else if (owned && !used)
-        problem("free block in use", "block " + str(b) + " is used by inode " + str(owner_[b]) +
-                                         " but marked free in the bitmap");
+        problem("free block in use",
+                "block " + str(b) + " is used by inode " + str(owner_[b]) + " but marked free in the bitmap");
     }
   }
 
@@ -385,8 +392,8 @@ private:
   superblock sb_{};
   uint64_t datastart_ = 0;
   std::vector<dinode> inodes_;
-  std::vector<uint> owner_;    // block -> the inode that uses it, or 0
-  std::vector<uint> refs_;     // links found, per inode
+  std::vector<uint> owner_; // block -> the inode that uses it, or 0
+  std::vector<uint> refs_;  // links found, per inode
   std::vector<bool> reached_;
   std::map<std::string, size_t> counts_;
 };

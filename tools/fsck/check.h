@@ -27,7 +27,7 @@ struct Disk {
 
   // Block b, or nullptr if it lies past the end (it is then all zeros).
   const uint8_t *block(uint b) const;
-  uint8_t *mutable_block(uint b); // nullptr past the end
+  uint8_t *mutable_block(uint b);  // nullptr past the end
   uint word(uint b, uint i) const; // entry i of block b as an array of uint
 };
 

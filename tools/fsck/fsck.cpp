@@ -55,8 +55,8 @@ int main(int argc, char **argv) {
   fsck::Disk disk;
   disk.len = static_cast<size_t>(st.st_size);
   if (disk.len > 0) {
-    void *p = ::mmap(nullptr, disk.len, replay ? PROT_READ | PROT_WRITE : PROT_READ, replay ? MAP_SHARED : MAP_PRIVATE,
-                     fd, 0);
+    void *p = ::mmap(nullptr, disk.len, replay ? PROT_READ | PROT_WRITE : PROT_READ,
+                     replay ? MAP_SHARED : MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
       std::fprintf(stderr, "fsck: %s: mmap: %s\n", path, std::strerror(errno));
       return 2;

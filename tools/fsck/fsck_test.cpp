@@ -132,7 +132,8 @@ TEST(Fsck, LeakedBlock) {
   Img m(img);
   m.set_bit(unused, true);
   auto r = m.check();
-  EXPECT_TRUE(mentions(r, "block " + std::to_string(unused) + " is marked in use but no inode uses it")) << all(r);
+  EXPECT_TRUE(mentions(r, "block " + std::to_string(unused) + " is marked in use but no inode uses it"))
+      << all(r);
   EXPECT_EQ(r.problems.size(), 1u) << all(r);
 }
 

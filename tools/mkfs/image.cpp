@@ -91,7 +91,8 @@ void Image::check_name(std::string_view name) {
     throw Error("file name " + quoted(name) + " contains '/' or NUL");
 }
 
-Image::Image(uint size, uint ninodes) : layout_(Layout::compute(size, ninodes)), sb_(layout_.superblock_for()) {
+Image::Image(uint size, uint ninodes)
+    : layout_(Layout::compute(size, ninodes)), sb_(layout_.superblock_for()) {
   // Only blocks [0, next_block_) are kept; the rest of the image is zeros.
   // Reserving the whole image up front costs no memory until blocks are
   // used (the host allocator maps it lazily) and keeps block() pointers
@@ -231,7 +232,8 @@ uint Image::add_file(std::string_view name, std::span<const uint8_t> contents) {
   // Blocks for the contents (a fresh inode), plus perhaps one more block of
   // root directory entries.
   size_t data_blocks = (contents.size() + BSIZE - 1) / BSIZE;
-  uint need = static_cast<uint>(data_blocks + indirect_blocks(data_blocks)) + blocks_needed(ROOTINO, sizeof(dirent));
+  uint need = static_cast<uint>(data_blocks + indirect_blocks(data_blocks)) +
+              blocks_needed(ROOTINO, sizeof(dirent));
   if (need > free_blocks())
     throw Error("disk full: " + quoted(name) + " needs " + std::to_string(need) + " blocks, " +
                 std::to_string(free_blocks()) + " are free");
