@@ -960,14 +960,16 @@ static void t_read_dir(void) {
 // A file past xv6's 268 KiB limit: NBIG blocks reach through the doubly
 // indirect block into its second singly indirect block.
 #define NBIG (NDIRECT + NINDIRECT + NINDIRECT + 13)
+#define BIG_PER_WRITE 4 // blocks per write(): one transaction each (MAXOPBLOCKS)
 static void t_big_file(void) {
-  static uint64 blk[BSIZE / 8];
+  static uint64 blk[BIG_PER_WRITE * BSIZE / 8];
   int fd = open("big", O_CREATE | O_RDWR | O_TRUNC);
   EXPECT(fd >= 0);
-  for (uint b = 0; b < NBIG; b++) {
-    for (int i = 0; i < BSIZE / 8; i++) blk[i] = pattern(b * 1000 + i);
-    int n = write(fd, blk, BSIZE);
-    CHECK(n == BSIZE, "write of block %d returned %d", b, n);
+  for (uint b = 0; b < NBIG; b += BIG_PER_WRITE) {
+    uint nb = NBIG - b < BIG_PER_WRITE ? NBIG - b : BIG_PER_WRITE;
+    for (uint i = 0; i < nb * BSIZE / 8; i++) blk[i] = pattern((b + i / (BSIZE / 8)) * 1000 + i % (BSIZE / 8));
+    int n = write(fd, blk, nb * BSIZE);
+    CHECK(n == (int)(nb * BSIZE), "write of blocks %d.. returned %d", b, n);
   }
   struct stat st;
   EXPECT(fstat(fd, &st) == 0);
