@@ -61,11 +61,12 @@ const Devsw *device(const File *f) {
 }
 
 // One transaction may write at most MAXOPBLOCKS blocks. A write of this many
-// bytes touches at most that many: the inode, the indirect block, two
-// bitmap blocks (allocations may straddle a bitmap block boundary), and the
-// data blocks, each possibly only partly written and so counted as up to two
-// (unaligned start and end).
-constexpr int MAX_WRITE_PER_OP = ((MAXOPBLOCKS - 1 - 1 - 2) / 2) * BSIZE;
+// bytes touches at most that many: the inode, three indirect blocks (two
+// singly indirect ones, where the write crosses from one to the next, and
+// the doubly indirect one), two bitmap blocks (allocations may straddle a
+// bitmap block boundary), and the data blocks, each possibly only partly
+// written and so counted as up to two (unaligned start and end).
+constexpr int MAX_WRITE_PER_OP = ((MAXOPBLOCKS - 1 - 3 - 2) / 2) * BSIZE;
 
 } // namespace
 

@@ -64,6 +64,10 @@ Inode *create(const char *path, short type, short major, short minor) {
   Inode *dp = nameiparent(path, name);
   if (dp == nullptr) return nullptr;
   ilock(dp);
+  if (dp->nlink == 0) { // removed (a process's cwd): nothing can be created in it
+    iunlockput(dp);
+    return nullptr;
+  }
 
   if (Inode *ip = dirlookup(dp, name, nullptr)) {
     iunlockput(dp);
@@ -272,6 +276,13 @@ uint64 sys_unlink() {
 
   ip->nlink--;
   iupdate(ip);
+  if (ip->type == T_DIR) {
+    // The directory may live on as some process's cwd. Empty it now, as
+    // Linux does: its "." and ".." go (the parent no longer counts the
+    // ".." link, and may itself be removed and reused), so it reads as
+    // empty and path lookups in it find nothing but "." (namex).
+    itrunc(ip);
+  }
   iunlockput(ip); // frees the inode if nothing else names or holds it
   end_op();
   return 0;
