@@ -78,3 +78,7 @@ int dirlink(Inode *dp, const char *name, uint inum);
 // bytes). Both return the inode referenced and unlocked, or nullptr.
 Inode *namei(const char *path);
 Inode *nameiparent(const char *path, char *name);
+
+// Free on-disk inodes and free disk blocks now (memstat).
+uint64 count_free_inodes(uint dev);
+uint64 count_free_blocks(uint dev);

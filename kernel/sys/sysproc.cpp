@@ -1,6 +1,8 @@
 // Process and memory system calls.
 #include "arch/riscv/platform.h"
 #include "arch/riscv/trap.h"
+#include "fs/fs.h"
+#include "kernel/param.h"
 #include "kernel/memstat.h"
 #include "kernel/vm.h"
 #include "lib/print.h"
@@ -64,6 +66,9 @@ uint64 sys_memstat() {
   ms.cow_ahead = mm::counters.cow_ahead.load();
   ms.table_shares = mm::counters.table_shares.load();
   ms.table_copies = mm::counters.table_copies.load();
+  ms.free_procs = count_free_procs();
+  ms.free_inodes = count_free_inodes(ROOTDEV);
+  ms.free_blocks = count_free_blocks(ROOTDEV);
   return copyout(myproc(), argaddr(0), &ms, sizeof ms) < 0 ? FAIL : 0;
 }
 
