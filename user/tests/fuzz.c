@@ -399,20 +399,27 @@ static void remember_fd(uint64 r) {
   if (nfds < NOFILE) fds[nfds++] = (int)r;
 }
 
+// Which descriptors are open now (a bit each).
+static int open_fds(void) {
+  struct stat st;
+  int mask = 0;
+  for (int fd = 0; fd < NOFILE; fd++)
+    if (fstat(fd, &st) == 0) mask |= 1 << fd;
+  return mask;
+}
+
 // pipe() succeeded: keep one end only (a read with a writer of our own, or a
-// write with a reader of our own, could block for good).
-static void after_pipe(uint64 p) {
-  uint64 brk = cur_brk();
-  int in_ubuf = p >= (uint64)ubuf && p + 8 <= (uint64)ubuf + sizeof ubuf;
-  int in_heap = p >= brk0 && p + 8 <= brk;
-  if (!in_ubuf && !in_heap) {
-    printf("fuzz: child %d call %d: pipe succeeded on an unknown buffer %lx\n", child_no, call_no, p);
-    return;
-  }
-  int *f = (int *)p;
+// write with a reader of our own, could block for good). The new ends are the
+// two lowest descriptors that were free before the call (the array the
+// kernel filled in may be anywhere, even where we cannot read).
+static void after_pipe(int before) {
+  int ends[2], n = 0;
+  for (int fd = 0; fd < NOFILE && n < 2; fd++)
+    if (!(before & (1 << fd))) ends[n++] = fd;
+  if (n < 2) return;
   int keep = below(2);
-  close(f[1 - keep]);
-  remember_fd(f[keep]);
+  close(ends[1 - keep]);
+  remember_fd(ends[keep]);
 }
 
 static void print_call(int num, uint64 *a, int nargs) {
@@ -447,7 +454,7 @@ static void one_call(void) {
     strcpy(pbuf + 1536, "/true");
     a[0] = (uint64)(pbuf + 1536);
   }
-  int keep_pipe_end = 0;
+  int fds_before = num == SYS_pipe ? open_fds() : 0;
 
   if (verbose) print_call(num, a, nargs);
   uint64 r = raw_syscall(num, a);
@@ -466,7 +473,9 @@ static void one_call(void) {
     }
     if ((long)r > 0 && nkids < (int)N(kids)) kids[nkids++] = (int)r;
     break;
-  case SYS_pipe: keep_pipe_end = r == 0; break;
+  case SYS_pipe:
+    if (r == 0) after_pipe(fds_before);
+    break;
   case SYS_open:
   case SYS_dup: remember_fd(r); break;
   case SYS_mmap:
@@ -474,7 +483,6 @@ static void one_call(void) {
     if (nmaps > (int)N(maps)) nmaps = N(maps);
     break;
   }
-  if (keep_pipe_end) after_pipe(a[0]);
 }
 
 // ---------------------------------------------------------------- child
