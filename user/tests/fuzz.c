@@ -399,12 +399,17 @@ static void remember_fd(uint64 r) {
   if (nfds < NOFILE) fds[nfds++] = (int)r;
 }
 
-// Which descriptors are open now (a bit each).
+// Which descriptors are open now (a bit each). dup() tells, for every kind
+// of file (fstat fails on pipes).
 static int open_fds(void) {
-  struct stat st;
   int mask = 0;
-  for (int fd = 0; fd < NOFILE; fd++)
-    if (fstat(fd, &st) == 0) mask |= 1 << fd;
+  for (int fd = 0; fd < NOFILE; fd++) {
+    int d = dup(fd);
+    if (d >= 0) {
+      mask |= 1 << fd;
+      close(d);
+    }
+  }
   return mask;
 }
 
