@@ -1,7 +1,7 @@
 // fuzz: random system calls with hostile arguments, to find kernel bugs.
 //
 //   fuzz [-s SEED] [-n CHILDREN] [-c CALLS] [-t TICKS] [-v] [-k CHILD]
-//                               (defaults: -s 1 -n 20 -c 200 -t 300)
+//                         (defaults: -s 1 -n 20 -c 200 -t 300+CALLS)
 //
 // The parent runs CHILDREN child processes one after the other. Child K
 // makes CALLS system calls (numbers 1..29 of kernel/syscall.h), each with
@@ -11,7 +11,8 @@
 // file descriptors, long and unterminated path names, and valid objects (open
 // file descriptors, files and directories it made, its own buffers, the
 // processes it forked). Now and then an argument of one kind gets a value of
-// another. A watchdog kills a child that runs for more than TICKS ticks.
+// another. A watchdog kills a child that runs for more than TICKS ticks
+// (a FAIL: no call may block for long).
 //
 // After every child the parent checks vmaudit() == 0 and that free frames,
 // free process slots, free inodes and free disk blocks are back at their
@@ -24,7 +25,7 @@
 //  - exit and shutdown are never called (a child ends after its calls);
 //    fork makes a grandchild that makes up to 8 calls (no fork, no chdir)
 //    and exits;
-//  - every path is relative to the scratch directory /fuzz/w (or invalid):
+//  - every path is relative to the scratch directory /fuzz.dir/w (or invalid):
 //    no "..", no absolute names of real files, and chdir only goes down, so
 //    no process's cwd is ever removed (creating files in a removed cwd leaks
 //    inodes: a known bug, fixed elsewhere);
@@ -49,8 +50,8 @@
 #include "user/user.h"
 
 #define PG PGSIZE
-#define SCRATCH "/fuzz"
-#define WORK "/fuzz/w"
+#define SCRATCH "/fuzz.dir"
+#define WORK "/fuzz.dir/w"
 #define KILLED (-1)        // the status wait() reports for a killed process
 #define GRANDCHILD_CALLS 8 // calls a grandchild makes before it exits
 #define NCALLS 30          // call numbers 1..29
@@ -524,44 +525,56 @@ static void ms(struct memstat *m) {
   }
 }
 
-// Remove path and everything below it. Returns 0, or -1 (after a message).
-static int rmtree(const char *path, int depth) {
-  struct stat st;
-  // stat() opens the file: that fails for a device node whose major number
-  // names no driver, which unlink removes all the same.
-  if (stat(path, &st) < 0) st.type = T_DEVICE;
-  if (st.type == T_DIR && depth < 40) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) {
-      printf("fuzz: cannot open %s\n", path);
-      return -1;
-    }
-    struct dirent de;
-    char sub[MAXPATH + DIRSIZ + 2];
-    while (read(fd, &de, sizeof de) == sizeof de) {
-      if (de.inum == 0) continue;
-      char name[DIRSIZ + 1];
-      memmove(name, de.name, DIRSIZ);
-      name[DIRSIZ] = 0;
-      if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
-      if (strlen(path) + strlen(name) + 2 > MAXPATH) {
-        printf("fuzz: path too long under %s\n", path);
-        close(fd);
-        return -1;
-      }
-      snprintf(sub, sizeof sub, "%s/%s", path, name);
-      if (rmtree(sub, depth + 1) < 0) {
-        close(fd);
-        return -1;
-      }
-    }
-    close(fd);
-  }
-  if (unlink(path) < 0) {
-    printf("fuzz: cannot unlink %s\n", path);
+// Remove the directory root and everything below it. Returns 0, or -1
+// (after a message). Iterative, with names relative to the current
+// directory: the tree may be deeper than the stack (one page) or MAXPATH
+// allows. In each directory it unlinks what it can (files, device nodes,
+// empty directories) and goes down into the first directory that is not
+// empty; when a directory has nothing left it goes back up and starts over.
+static int rmtree(const char *root) {
+  if (chdir(root) < 0) {
+    printf("fuzz: cannot chdir %s\n", root);
     return -1;
   }
-  return 0;
+  int depth = 0, ok = 1;
+  while (ok) {
+    int fd = open(".", O_RDONLY);
+    if (fd < 0) {
+      printf("fuzz: cannot open a directory under %s\n", root);
+      ok = 0;
+      break;
+    }
+    struct dirent de;
+    char name[DIRSIZ + 1], down[DIRSIZ + 1];
+    down[0] = 0;
+    while (read(fd, &de, sizeof de) == sizeof de) {
+      if (de.inum == 0) continue;
+      memmove(name, de.name, DIRSIZ);
+      name[DIRSIZ] = 0;
+      if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || unlink(name) == 0) continue;
+      memmove(down, name, DIRSIZ + 1); // a directory that is not empty
+      break;
+    }
+    close(fd);
+    if (down[0]) {
+      if (chdir(down) < 0) {
+        printf("fuzz: cannot remove %s (depth %d under %s)\n", down, depth, root);
+        ok = 0;
+      }
+      depth++;
+    } else if (depth == 0) {
+      break;
+    } else {
+      chdir("..");
+      depth--;
+    }
+  }
+  chdir("/");
+  if (ok && unlink(root) < 0) {
+    printf("fuzz: cannot unlink %s\n", root);
+    ok = 0;
+  }
+  return ok ? 0 : -1;
 }
 
 static void fail_child(int k, uint64 seed, int ncalls, const char *what) {
@@ -606,8 +619,12 @@ static int run_child(int k, uint64 seed, int ncalls, int ticks, int restore_mode
     }
   }
   if (dog > 0) {
+    // The watchdog exits 0 once it has killed the child: if it did, the
+    // child's KILLED status was its doing.
     kill(dog);
-    wait(0);
+    int st = KILLED;
+    wait(&st);
+    if (st == 0 && status == KILLED) hung = 1;
   }
   forkmode(restore_mode);
   char what[128];
@@ -615,7 +632,7 @@ static int run_child(int k, uint64 seed, int ncalls, int ticks, int restore_mode
     snprintf(what, sizeof what, "still running after %d ticks: killed by the watchdog", ticks);
     fail_child(k, seed, ncalls, what);
   } else if (status == KILLED) {
-    killed = 1;
+    killed = 1; // by the kernel, which printed why
   } else if (status != 0) {
     snprintf(what, sizeof what, "exit status %d", status);
     fail_child(k, seed, ncalls, what);
@@ -631,7 +648,7 @@ static int run_child(int k, uint64 seed, int ncalls, int ticks, int restore_mode
     snprintf(what, sizeof what, "vmaudit found %d violations", v);
     fail_child(k, seed, ncalls, what);
   }
-  if (rmtree(WORK, 0) < 0) fail_child(k, seed, ncalls, "cannot remove the scratch directory");
+  if (rmtree(WORK) < 0) fail_child(k, seed, ncalls, "cannot remove the scratch directory");
   for (int i = 0; i < 20; i++) {
     ms(&after);
     if (after.free_frames >= before.free_frames && after.free_procs >= before.free_procs) break;
@@ -665,7 +682,7 @@ static void usage(void) {
 
 int main(int argc, char *argv[]) {
   uint64 seed = 1;
-  int nchildren = 20, ncalls = 200, ticks = 300, only = -1;
+  int nchildren = 20, ncalls = 200, ticks = -1, only = -1;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "-v") == 0) {
       verbose = 1;
@@ -687,12 +704,19 @@ int main(int argc, char *argv[]) {
       usage();
     i++;
   }
+  if (ticks < 0) ticks = 300 + ncalls; // ample: a call takes a few ms
   if (nchildren < 0 || ncalls < 0 || ticks <= 0) usage();
 
   int mode = forkmode(FORK_COW_AHEAD); // learn the mode, to restore it
   forkmode(mode);
   struct stat st;
-  if (stat(SCRATCH, &st) == 0) rmtree(SCRATCH, 0); // left over from an interrupted run
+  if (stat(SCRATCH, &st) == 0) { // left over from an interrupted run
+    if (st.type != T_DIR) {
+      printf("FAIL fuzz: %s exists and is not a directory\n", SCRATCH);
+      exit(1);
+    }
+    rmtree(SCRATCH);
+  }
   if (mkdir(SCRATCH) < 0) {
     printf("FAIL fuzz: cannot make %s\n", SCRATCH);
     exit(1);
@@ -707,7 +731,7 @@ int main(int argc, char *argv[]) {
     if (verbose) printf("fuzz: child %d done\n", k);
   }
   ms(&m1);
-  if (rmtree(SCRATCH, 0) < 0) failures++;
+  if (rmtree(SCRATCH) < 0) failures++;
   if (m1.free_frames != m0.free_frames || m1.free_procs != m0.free_procs ||
       m1.free_inodes != m0.free_inodes || m1.free_blocks != m0.free_blocks) {
     printf("FAIL fuzz: at the end free frames %lu (start %lu), process slots %lu (%lu), "
