@@ -110,3 +110,16 @@ uint64 sys_shutdown() {
   for (;;) {
   }
 }
+
+// faultinject(what, n), for tests of the kernel's failure paths. With
+// FAULT_FRAMES the next n frame allocations succeed and every one after them
+// fails, until faultinject(FAULT_FRAMES, -1). Returns 0, or -1 if `what` is
+// not supported (disk faults are not: the buffer cache has no error path).
+uint64 sys_faultinject() {
+  constexpr int FAULT_FRAMES = 1; // include/kernel/syscall.h
+  int what = argint(0);
+  int n = argint(1);
+  if (what != FAULT_FRAMES) return FAIL;
+  mm::frames.fail_after(n < 0 ? -1 : n);
+  return 0;
+}
