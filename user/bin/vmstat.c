@@ -23,5 +23,9 @@ int main(void) {
          ms.total_frames, ms.free_frames, ms.cow_faults, ms.cow_copies, ms.cow_reuses,
          ms.fork_shared, ms.fork_copied, ms.frames_allocated, ms.cow_ahead, ms.table_shares,
          ms.table_copies);
+  printf("free_procs %lu\n"
+         "free_inodes %lu\n"
+         "free_blocks %lu\n",
+         ms.free_procs, ms.free_inodes, ms.free_blocks);
   return 0;
 }
