@@ -1565,7 +1565,7 @@ static int run_case(struct tcase *t) {
   else if (st != 0) printf("FAIL %s: case process exit status %d\n", t->name, st);
   else if (violations != 0) printf("FAIL %s: vmaudit found %d violations\n", t->name, violations);
   else if (t->caches ? dfree + dcache != 0 : dfree != 0)
-    printf("FAIL %s: free frames %lu after, %lu before (cache pages %+ld)\n", t->name,
+    printf("FAIL %s: free frames %lu after, %lu before (cache pages %ld more)\n", t->name,
            after.free_frames, before.free_frames, dcache);
   else ok = 1;
   if (ok) printf("ok %s%s%s (%lu ms)\n", t->name, line[1] ? " " : "", line + 1, dt / 1000000);
