@@ -156,10 +156,13 @@ qemu-gdb: all
 test: all
 	@EXTRA_PROGS="$(EXTRA_PROGS)" tools/run-tests
 
+# The benchmarks' charts need matplotlib: installed here, not for make test.
 bench: all
+	@tools/install-deps --bench
 	@bench/run --icount
 
 bench-wall: all
+	@tools/install-deps --bench
 	@bench/run --wall
 
 clean:
