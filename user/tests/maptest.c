@@ -1275,7 +1275,20 @@ static uint64 gbss[PG / 8];                                           // in the 
 // process is not seen by the next), bss zero, text and data pages the same
 // frames in every process (vmmap: shared); the program file cannot be
 // opened for writing while a process runs it.
-static int case_exec(void) {
+// The pipes of the exec cases: helpers say "ready" on one and wait on the
+// other. When a case fails half-way, with_helpers() closes the write end of
+// `hold`, so that every helper still waiting sees end of file and exits.
+static int hold[2] = {-1, -1}, ready[2] = {-1, -1};
+
+static int with_helpers(int (*body)(void)) {
+  int r = body();
+  if (hold[1] >= 0) close(hold[1]);
+  while (wait(0) >= 0)
+    ;
+  return r;
+}
+
+static int exec_body(void) {
   CHECK(open("/maptest", O_WRONLY) < 0, "open of a running program for writing succeeded");
   CHECK(open("/maptest", O_RDWR) < 0, "open of a running program for reading and writing succeeded");
   uint64 size0 = file_size("/maptest");
@@ -1284,13 +1297,14 @@ static int case_exec(void) {
   int fd = open("/maptest", O_RDONLY);
   CHECK(fd >= 0, "open of the program for reading failed");
   close(fd);
-  int hold[2], ready[2];
   CHECK(pipe(hold) == 0 && pipe(ready) == 0, "pipe failed");
   int pids[2];
   for (int k = 0; k < 2; k++) {
     pids[k] = xfork();
     CHECK(pids[k] >= 0, "fork failed");
     if (pids[k] == 0) {
+      close(hold[1]); // the helper sees end of file if we give up
+      close(ready[0]);
       char a[8], b[8];
       snprintf(a, sizeof a, "%d", ready[1]);
       snprintf(b, sizeof b, "%d", hold[0]);
@@ -1364,18 +1378,19 @@ static int data_helper(int argc, char **argv) {
 
 // A copy of this program: while a process runs it, it cannot be opened for
 // writing or truncated; afterwards it can; removing it frees its pages.
-static int case_exec_copy(void) {
+static int exec_copy_body(void) {
   int in = open("/maptest", O_RDONLY), out = open(FPROG, O_CREATE | O_RDWR | O_TRUNC);
   CHECK(in >= 0 && out >= 0, "open failed");
   int n;
   while ((n = read(in, iobuf, PG)) > 0) CHECK(write(out, iobuf, n) == n, "write failed");
   close(in);
   close(out);
-  int hold[2], ready[2];
   CHECK(pipe(hold) == 0 && pipe(ready) == 0, "pipe failed");
   int pid = xfork();
   CHECK(pid >= 0, "fork failed");
   if (pid == 0) {
+      close(hold[1]); // the helper sees end of file if we give up
+      close(ready[0]);
     char a[8], b[8];
     snprintf(a, sizeof a, "%d", ready[1]);
     snprintf(b, sizeof b, "%d", hold[0]);
@@ -1411,14 +1426,15 @@ static int case_exec_copy(void) {
 // exec releases the old image's mappings: anonymous frames come back and
 // dirty shared pages are written back.
 #define F17 "mt.f17"
-static int case_exec_release(void) {
+static int exec_release_body(void) {
   CHECK(mkfile(F17, 2 * PG, 130) == 0, "cannot create %s", F17);
-  int ready[2], hold[2];
   CHECK(pipe(ready) == 0 && pipe(hold) == 0, "pipe failed");
   struct memstat a, b, c;
   int pid = xfork();
   CHECK(pid >= 0, "fork failed");
   if (pid == 0) {
+      close(hold[1]); // the helper sees end of file if we give up
+      close(ready[0]);
     char *p = map_file(F17, O_RDWR, 2 * PG, RW, MAP_SHARED, 0);
     char *q = anon(128 * PG, RW, MAP_PRIVATE);
     if (p == MAP_FAILED || q == MAP_FAILED) exit(2);
@@ -1450,6 +1466,10 @@ static int case_exec_release(void) {
   CHECK(unlink(F17) == 0, "unlink failed");
   return 0;
 }
+
+static int case_exec(void) { return with_helpers(exec_body); }
+static int case_exec_copy(void) { return with_helpers(exec_copy_body); }
+static int case_exec_release(void) { return with_helpers(exec_release_body); }
 
 static int hold_helper(int argc, char **argv) {
   if (argc != 4) return 1;
