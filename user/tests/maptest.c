@@ -1541,6 +1541,11 @@ static struct tcase cases[] = {
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
+// Every file a case may make: removed after each case, so that a case that
+// fails half-way leaves nothing behind for the next one.
+static const char *case_files[] = {F1, F2, F3, F4, F5, F6, F7, F8, F9, F10, F11, F12, F13,
+                                   F14, F15, F16, F17, FPROG};
+
 static int run_case(struct tcase *t) {
   struct memstat before, after;
   static char line[sizeof msg + 8];
@@ -1574,6 +1579,7 @@ static int run_case(struct tcase *t) {
   int n = readn(rp[0], line, sizeof line - 1);
   close(rp[0]);
   line[n > 0 ? n : 0] = 0;
+  for (int i = 0; i < (int)(sizeof case_files / sizeof case_files[0]); i++) unlink(case_files[i]);
   int violations = vmaudit();
   ms(&after);
   uint64 dt = now_ns() - t0;
