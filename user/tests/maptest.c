@@ -10,8 +10,9 @@
 // How a case runs (as in cowtest): the harness reads memstat, forks a case
 // process that runs the case and sends its one-line result back through a
 // pipe, waits for it, and then checks that vmaudit() finds no violation and
-// that free_frames is back to its value before the case: a case removes the
-// files it made, and the pages they had in the page cache go with them. A
+// that free_frames is back to its value before the case, once the case's
+// files are removed (the case removes them, and the harness again in case
+// the case failed half-way): their pages leave the page cache with them. A
 // case that legitimately leaves pages of a program file in the cache (it runs
 // a program other than maptest) says so, and then free_frames + cache_pages
 // must be back instead. To make every other case exact, the harness first
