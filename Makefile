@@ -122,8 +122,18 @@ host: $(HOST)/Makefile
 .PHONY: host
 
 # The disk image needs only mkfs.
-$(MKFS): $(HOST)/Makefile $(wildcard tools/mkfs/*.cpp tools/mkfs/*.h)
+# cmake relinks a tool only when its own sources changed: touch it, so that
+# make does not run cmake again on every build. (The unit tests' sources are
+# not the tools' prerequisites.)
+$(MKFS): $(HOST)/Makefile $(filter-out %_test.cpp,$(wildcard tools/mkfs/*.cpp tools/mkfs/*.h))
 	@cmake --build $(HOST) --target mkfs -j2 > /dev/null
+	@touch $@
+
+# fsck checks an image (tools/qemu-run --fsck, after QEMU has used it).
+FSCK := $(HOST)/tools/fsck/fsck
+$(FSCK): $(HOST)/Makefile $(MKFS) $(filter-out %_test.cpp,$(wildcard tools/fsck/*.cpp tools/fsck/*.h))
+	@cmake --build $(HOST) --target fsck -j2 > /dev/null
+	@touch $@
 
 # ---------------------------------------------------------------- disk image
 FS_IMG := $(B)/fs.img
@@ -131,7 +141,7 @@ $(FS_IMG): $(MKFS) $(UPROGS) $(EXTRA_BINS) README.md
 	@echo "  MKFS $@"
 	@$(MKFS) $@ README=README.md $(UPROGS) $(EXTRA_BINS) > /dev/null
 
-all: $(B)/kernel.elf $(FS_IMG) compile_commands.json
+all: $(B)/kernel.elf $(FS_IMG) $(FSCK) compile_commands.json
 .PHONY: all
 
 # For clangd: every kernel, user and host source with its real flags.

@@ -15,6 +15,7 @@
 #include "fs/fs.h"
 #include "lib/print.h"
 #include "mm/frame.h"
+#include "mm/object.h"
 #include "mm/page_table.h"
 #include "proc/proc.h"
 
@@ -35,6 +36,7 @@ void init_memory(uint64 dtb_pa) {
   // Keep the device tree out of the frame pool (QEMU puts it near the top of RAM).
   if (dtb_pa > platform::RAM_BASE && dtb_pa < ram_end) ram_end = mm::page_round_down(dtb_pa);
   mm::frames.init(mm::ptr_to_phys(kernel_end), mm::PhysAddr(ram_end));
+  mm::page_cache::init();
   mm::PageTable::set_kernel_root(mm::ptr_to_phys(&kernel_root_table));
 }
 

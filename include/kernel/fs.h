@@ -23,9 +23,16 @@ struct superblock {
 
 #define FSMAGIC 0x10203040
 
-#define NDIRECT 12
+// A file's blocks: NDIRECT direct ones, then NINDIRECT through the singly
+// indirect block (addrs[NDIRECT], an array of block numbers), then
+// NDINDIRECT through the doubly indirect block (addrs[NDIRECT+1], an array
+// of block numbers of singly indirect blocks). xv6-riscv has 12 direct
+// blocks and no doubly indirect one; giving up one direct block keeps
+// struct dinode at 64 bytes.
+#define NDIRECT 11
 #define NINDIRECT (BSIZE / sizeof(uint))
-#define MAXFILE (NDIRECT + NINDIRECT)
+#define NDINDIRECT (NINDIRECT * NINDIRECT)
+#define MAXFILE (NDIRECT + NINDIRECT + NDINDIRECT) // blocks: 65,803 (64.3 MiB)
 
 // On-disk inode structure
 struct dinode {
@@ -34,7 +41,7 @@ struct dinode {
   short minor;             // Minor device number (T_DEVICE only)
   short nlink;             // Number of links to inode in file system
   uint size;               // Size of file (bytes)
-  uint addrs[NDIRECT + 1]; // Data block addresses
+  uint addrs[NDIRECT + 2]; // Direct, singly indirect, doubly indirect
 };
 
 // Inodes per block.

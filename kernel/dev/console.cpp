@@ -49,24 +49,39 @@ int console_write(bool user_src, uint64 src, int n) {
 }
 
 int console_read(bool user_dst, uint64 dst, int n) {
+  // Characters are taken under the console's lock into a small buffer and
+  // copied out after it is released (copying may sleep).
   int target = n;
-  SpinGuard g(cons.lock);
-  while (n > 0) {
-    while (cons.r == cons.w) {
-      if (killed(myproc())) return -1;
-      sleep(&cons.r, cons.lock);
+  char chunk[64];
+  bool done = false;
+  while (n > 0 && !done) {
+    int got = 0;
+    {
+      SpinGuard g(cons.lock);
+      while (cons.r == cons.w) {
+        if (got > 0) break;
+        if (killed(myproc())) return -1;
+        sleep(&cons.r, cons.lock);
+      }
+      while (got < n && got < static_cast<int>(sizeof chunk) && cons.r != cons.w) {
+        char c = cons.buf[cons.r++ % INPUT_BUF];
+        if (c == ctrl('D')) {
+          // End of file. If some bytes came before it, leave ^D for next
+          // time so that read returns them now and 0 on the next call.
+          if (got > 0 || n < target) cons.r--;
+          done = true;
+          break;
+        }
+        chunk[got++] = c;
+        if (c == '\n') {
+          done = true;
+          break;
+        }
+      }
     }
-    char c = cons.buf[cons.r++ % INPUT_BUF];
-    if (c == ctrl('D')) {
-      // End of file. If some bytes came before it, leave ^D for next time
-      // so that read returns them now and 0 on the next call.
-      if (n < target) cons.r--;
-      break;
-    }
-    if (either_copyout(user_dst, dst, &c, 1) < 0) break;
-    dst++;
-    n--;
-    if (c == '\n') break;
+    if (got > 0 && either_copyout(user_dst, dst, chunk, static_cast<uint64>(got)) < 0) break;
+    dst += static_cast<uint64>(got);
+    n -= got;
   }
   return target - n;
 }

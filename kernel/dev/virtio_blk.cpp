@@ -12,7 +12,8 @@
 //  - the used ring ("device area"): the device appends the head of each
 //    chain it has finished, then raises an interrupt.
 // A block request is a chain of three descriptors: a header saying what to
-// do (read or write, which sector), the data (one file system block), and a
+// do (read or write, which sector), the data (one file system block, or up
+// to VIRTIO_RAW_MAX contiguous bytes for virtio_disk_rw_raw), and a
 // one-byte status the device writes at the end.
 
 #include "dev/virtio_blk.h"
@@ -148,9 +149,11 @@ class VirtioDisk {
 public:
   void init();
   void rw(Buf *b, bool write);
+  Result<void> rw_raw(uint64 sector, void *data, uint32 len, bool write);
   void intr();
 
 private:
+  uint8 transfer(uint64 sector, void *data, uint32 len, bool write);
   int alloc_desc();
   void free_desc(uint32 i);
   void free_chain(uint32 i);
@@ -168,10 +171,12 @@ private:
 
   // Per request in flight, indexed by its chain's first descriptor. The
   // device reads `reqs_[i]` and writes `status_[i]` by DMA (the kernel's
-  // .bss is in RAM like everything else).
+  // .bss is in RAM like everything else). pending_[i] is set while the
+  // device owns the request; its address is the channel the submitter
+  // sleeps on.
   BlkReq reqs_[NUM] = {};
   uint8 status_[NUM] = {};
-  Buf *bufs_[NUM] = {};
+  bool pending_[NUM] = {};
 };
 
 void VirtioDisk::init() {
@@ -273,9 +278,10 @@ bool VirtioDisk::alloc3(uint32 idx[3]) {
   return true;
 }
 
-void VirtioDisk::rw(Buf *b, bool write) {
-  uint64 sector = static_cast<uint64>(b->blockno) * (BSIZE / SECTOR_SIZE);
-
+// Hand the device one request for `len` bytes at `data` (physically
+// contiguous: the kernel direct map) and sleep until it has finished.
+// Returns the status byte the device wrote (BLK_S_OK on success).
+uint8 VirtioDisk::transfer(uint64 sector, void *data, uint32 len, bool write) {
   SpinGuard guard(lock_);
 
   uint32 idx[3];
@@ -288,28 +294,45 @@ void VirtioDisk::rw(Buf *b, bool write) {
 
   desc_[idx[0]] =
       VirtqDesc{mm::ptr_to_phys(&req).value, sizeof(BlkReq), DESC_F_NEXT, static_cast<uint16>(idx[1])};
-  // For a read the device writes the block into b->data.
+  // For a read the device writes the data into the buffer.
   uint16 data_flags = DESC_F_NEXT | (write ? 0 : DESC_F_WRITE);
-  desc_[idx[1]] = VirtqDesc{mm::ptr_to_phys(b->data).value, BSIZE, data_flags, static_cast<uint16>(idx[2])};
+  desc_[idx[1]] = VirtqDesc{mm::ptr_to_phys(data).value, len, data_flags, static_cast<uint16>(idx[2])};
   status_[idx[0]] = STATUS_PENDING;
   desc_[idx[2]] = VirtqDesc{mm::ptr_to_phys(&status_[idx[0]]).value, 1, DESC_F_WRITE, 0};
 
   // Record the request for intr(), then publish the chain: the ring entry
   // must be visible before the index that covers it, and both before the
   // notify.
-  b->disk = true;
-  bufs_[idx[0]] = b;
+  pending_[idx[0]] = true;
   avail_->ring[avail_->idx % NUM] = static_cast<uint16>(idx[0]);
   fence();
   avail_->idx = static_cast<uint16>(avail_->idx + 1);
   fence();
   write_reg(reg::QueueNotify, 0);
 
-  // intr() clears b->disk when the device reports the chain as used.
-  while (read_shared(b->disk)) sleep(b, lock_);
+  // intr() clears pending_ when the device reports the chain as used.
+  while (read_shared(pending_[idx[0]])) sleep(&pending_[idx[0]], lock_);
 
-  bufs_[idx[0]] = nullptr;
+  uint8 st = read_shared(status_[idx[0]]);
   free_chain(idx[0]);
+  return st;
+}
+
+void VirtioDisk::rw(Buf *b, bool write) {
+  b->disk = true;
+  uint8 st = transfer(static_cast<uint64>(b->blockno) * (BSIZE / SECTOR_SIZE), b->data, BSIZE, write);
+  b->disk = false;
+  if (st != BLK_S_OK)
+    panic("virtio_disk: request for block %u failed (status %u)", b->blockno, static_cast<uint>(st));
+}
+
+Result<void> VirtioDisk::rw_raw(uint64 sector, void *data, uint32 len, bool write) {
+  if (len == 0 || len % SECTOR_SIZE != 0 || len > VIRTIO_RAW_MAX) return Error::Invalid;
+  if (transfer(sector, data, len, write) != BLK_S_OK) {
+    kprintf("virtio_disk: %s of %u bytes at sector %lu failed\n", write ? "write" : "read", len, sector);
+    return Error::IO;
+  }
+  return {};
 }
 
 void VirtioDisk::intr() {
@@ -323,13 +346,11 @@ void VirtioDisk::intr() {
   while (used_idx_ != read_shared(used_->idx)) {
     fence(); // read the element only after seeing the index that covers it
     uint32 id = read_shared(used_->ring[used_idx_ % NUM].id);
-    if (id >= NUM || bufs_[id] == nullptr) panic("virtio_disk_intr: bogus used id %u", id);
-    if (read_shared(status_[id]) != BLK_S_OK)
-      panic("virtio_disk_intr: request for block %u failed (status %u)", bufs_[id]->blockno,
-            static_cast<uint>(status_[id]));
-    Buf *b = bufs_[id];
-    b->disk = false; // the block is in memory (or on disk) now
-    wakeup(b);
+    if (id >= NUM || !pending_[id]) panic("virtio_disk_intr: bogus used id %u", id);
+    // The data are in memory (or on disk) now; the submitter checks the
+    // status byte.
+    pending_[id] = false;
+    wakeup(&pending_[id]);
     used_idx_++;
   }
 }
@@ -341,5 +362,9 @@ VirtioDisk disk;
 void virtio_disk_init() { disk.init(); }
 
 void virtio_disk_rw(Buf *b, bool write) { disk.rw(b, write); }
+
+Result<void> virtio_disk_rw_raw(uint64 sector, void *data, uint32 len, bool write) {
+  return disk.rw_raw(sector, data, len, write);
+}
 
 void virtio_disk_intr() { disk.intr(); }

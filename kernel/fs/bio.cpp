@@ -54,7 +54,30 @@ public:
     b->refcnt--;
   }
 
+  void unpin_block(uint dev, uint blockno) {
+    SpinGuard guard(lock_);
+    Buf *b = lookup(dev, blockno);
+    if (b == nullptr || b->refcnt == 0) panic("bunpin_block: block %u is not pinned", blockno);
+    b->refcnt--;
+  }
+
+  void discard(uint dev, uint blockno) {
+    SpinGuard guard(lock_);
+    Buf *b = lookup(dev, blockno);
+    // With no holders nobody has its sleep-lock, so `valid` may be changed
+    // under the cache lock alone. A holder (bzero of a block being
+    // reallocated as metadata) overwrites it anyway.
+    if (b != nullptr && b->refcnt == 0) b->valid = false;
+  }
+
 private:
+  // The cached buffer of (dev, blockno), or nullptr. Caller holds lock_.
+  Buf *lookup(uint dev, uint blockno) {
+    for (Buf *b = head_.next; b != &head_; b = b->next)
+      if (b->dev == dev && b->blockno == blockno) return b;
+    return nullptr;
+  }
+
   Buf *find_or_recycle(uint dev, uint blockno) {
     SpinGuard guard(lock_);
     for (Buf *b = head_.next; b != &head_; b = b->next) {
@@ -120,3 +143,7 @@ void brelse(Buf *b) { bcache.release(b); }
 void bpin(Buf *b) { bcache.pin(b); }
 
 void bunpin(Buf *b) { bcache.unpin(b); }
+
+void bunpin_block(uint dev, uint blockno) { bcache.unpin_block(dev, blockno); }
+
+void bdiscard(uint dev, uint blockno) { bcache.discard(dev, blockno); }

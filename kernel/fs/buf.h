@@ -36,3 +36,26 @@ void brelse(Buf *b);
 // yet to install), and undo that.
 void bpin(Buf *b);
 void bunpin(Buf *b);
+// bunpin() by block number (the log keeps numbers, not Bufs).
+void bunpin_block(uint dev, uint blockno);
+// Forget the cached contents of (dev, blockno), if cached and unheld: the
+// block is about to be written around the cache (a file data block written
+// by inode_write_page), so the cached copy would be stale.
+void bdiscard(uint dev, uint blockno);
+
+// A bread() result that brelse()s itself at the end of the scope.
+class BufGuard {
+public:
+  BufGuard(uint dev, uint blockno) : b_(bread(dev, blockno)) {}
+  ~BufGuard() { brelse(b_); }
+  BufGuard(const BufGuard &) = delete;
+  BufGuard &operator=(const BufGuard &) = delete;
+
+  Buf *operator->() const { return b_; }
+  Buf *get() const { return b_; }
+  // The block's contents as an array of block numbers (indirect blocks).
+  uint *words() const { return reinterpret_cast<uint *>(b_->data); }
+
+private:
+  Buf *b_;
+};

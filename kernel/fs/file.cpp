@@ -8,6 +8,7 @@
 #include "kernel/stat.h"
 #include "lib/print.h"
 #include "lib/spinlock.h"
+#include "mm/frame.h"
 #include "proc/proc.h"
 
 Devsw devsw[NDEV];
@@ -60,11 +61,12 @@ const Devsw *device(const File *f) {
 }
 
 // One transaction may write at most MAXOPBLOCKS blocks. A write of this many
-// bytes touches at most that many: the inode, the indirect block, two
-// bitmap blocks (allocations may straddle a bitmap block boundary), and the
-// data blocks, each possibly only partly written and so counted as up to two
-// (unaligned start and end).
-constexpr int MAX_WRITE_PER_OP = ((MAXOPBLOCKS - 1 - 1 - 2) / 2) * BSIZE;
+// bytes touches at most that many: the inode, three indirect blocks (two
+// singly indirect ones, where the write crosses from one to the next, and
+// the doubly indirect one), two bitmap blocks (allocations may straddle a
+// bitmap block boundary), and the data blocks, each possibly only partly
+// written and so counted as up to two (unaligned start and end).
+constexpr int MAX_WRITE_PER_OP = ((MAXOPBLOCKS - 1 - 3 - 2) / 2) * BSIZE;
 
 } // namespace
 
@@ -114,8 +116,20 @@ int fileread(File *f, uint64 addr, int n) {
   }
   case File::Type::Inode: {
     ilock(f->ip);
-    int r = readi(f->ip, true, addr, f->off, static_cast<uint>(n));
-    if (r > 0) f->off += static_cast<uint>(r);
+    if (f->ip->type != T_FILE) { // a directory: through the buffer cache
+      int r = readi(f->ip, true, addr, f->off, static_cast<uint>(n));
+      if (r > 0) f->off += static_cast<uint>(r);
+      iunlock(f->ip);
+      return r;
+    }
+    // A file: through the page cache, with no lock held while user memory
+    // is written (it may be a mapping of this file). Two processes reading
+    // through one shared descriptor at once may both read the same bytes.
+    uint off = f->off;
+    iunlock(f->ip);
+    int r = file_read(f->ip, addr, &off, static_cast<uint>(n));
+    ilock(f->ip);
+    if (r > 0) f->off = off;
     iunlock(f->ip);
     return r;
   }
@@ -137,18 +151,26 @@ int filewrite(File *f, uint64 addr, int n) {
   case File::Type::Inode: {
     // Split a large write into several transactions so none overflows the
     // log. A crash may then leave a prefix of the write on disk, as in xv6.
+    // Each chunk is copied from user memory into a kernel page first, with
+    // no lock held: the source may be a mapping of this very file, whose
+    // fault would need the inode lock.
+    auto bounce = mm::frames.alloc(mm::FrameKind::Kernel);
+    if (bounce.is_error()) return -1;
+    char *buf = mm::phys_to_ptr<char>(bounce.value());
     int i = 0;
     while (i < n) {
       int chunk = n - i < MAX_WRITE_PER_OP ? n - i : MAX_WRITE_PER_OP;
+      if (copyin(myproc(), buf, addr + static_cast<uint64>(i), static_cast<uint64>(chunk)) < 0) break;
       begin_op();
       ilock(f->ip);
-      int r = writei(f->ip, true, addr + static_cast<uint64>(i), f->off, static_cast<uint>(chunk));
+      int r = writei(f->ip, false, reinterpret_cast<uint64>(buf), f->off, static_cast<uint>(chunk));
       if (r > 0) f->off += static_cast<uint>(r);
       iunlock(f->ip);
       end_op();
       if (r != chunk) break; // error, or the disk is full
       i += r;
     }
+    mm::frames.unref(bounce.value());
     return i == n ? n : -1;
   }
   case File::Type::None: break;

@@ -21,6 +21,7 @@ struct File {
   Inode *ip = nullptr;  // Type::Inode and Type::Device
   uint off = 0;         // Type::Inode: read/write offset (inode lock)
   short major = 0;      // Type::Device: index into devsw
+  char name[16] = {};   // Type::Inode: the last element of the path opened (for pmap)
 };
 
 // The device switch: how reads and writes of a device file (T_DEVICE

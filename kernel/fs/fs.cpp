@@ -5,17 +5,22 @@
 
 #include "fs/fs.h"
 
+#include "dev/virtio_blk.h"
 #include "fs/buf.h"
 #include "fs/log.h"
 #include "kernel/param.h"
 #include "lib/print.h"
 #include "lib/spinlock.h"
 #include "lib/string.h"
+#include "mm/frame.h"
 #include "proc/proc.h"
 
 namespace {
 
 constexpr uint SUPERBLOCK_NO = 1; // block 0 is the boot block
+
+static_assert(sizeof(dinode) == 64, "the on-disk inode is 64 bytes, as in xv6");
+static_assert(static_cast<uint64>(MAXFILE) * BSIZE < (1ull << 32), "file sizes are 32-bit");
 
 // There is one file system per machine, so one superblock.
 superblock sb;
@@ -48,25 +53,89 @@ BitPos bit_of(uint blockno) {
   return {bi / 8, static_cast<uchar>(1u << (bi % 8))};
 }
 
-// Allocate a zeroed disk block. Returns its number, or 0 when the disk is
-// full (block 0, the boot block, is never a data block).
-uint balloc(uint dev) {
+// The largest file system fsinit() accepts (see the check there).
+constexpr uint MAX_FS_BLOCKS = (MAXOPBLOCKS - 4) * BPB;
+
+// The blocks freed since the last commit. Such a block must not become a
+// file data block written straight to disk (inode_write_page) before that
+// commit: until it, the disk still says the block belongs to its former
+// file, and a crash would leave that file holding the new data (ordered
+// mode's reuse rule, as in ext3). The set empties itself when the log
+// has committed since it was last used.
+class FreedBlocks {
+public:
+  void add(uint b) {
+    SpinGuard guard(lock_);
+    sync();
+    bits_[b / 64] |= 1ull << (b % 64);
+    any_ = true;
+  }
+  bool contains(uint b) {
+    SpinGuard guard(lock_);
+    sync();
+    return (bits_[b / 64] >> (b % 64)) & 1;
+  }
+
+private:
+  // Callers are inside an operation, so no commit runs meanwhile.
+  void sync() {
+    uint64 c = log_commits();
+    if (c == epoch_) return;
+    if (any_) memset(bits_, 0, sizeof(bits_));
+    any_ = false;
+    epoch_ = c;
+  }
+
+  Spinlock lock_{"freed"};
+  uint64 epoch_ = 0; // log_commits() when the set was last emptied
+  bool any_ = false;
+  uint64 bits_[MAX_FS_BLOCKS / 64] = {};
+};
+
+FreedBlocks freed;
+
+// Claim a free disk block in the bitmap. Returns its number (its contents
+// are whatever the disk holds), or NoSpace. Block 0, the boot block, is
+// never free. With for_data, blocks freed by the transaction still open
+// are passed over (see FreedBlocks).
+Result<uint> balloc_bit(uint dev, bool for_data) {
   for (uint base = 0; base < sb.size; base += BPB) {
-    Buf *bp = bread(dev, BBLOCK(base, sb));
+    BufGuard bp(dev, BBLOCK(base, sb));
     for (uint bi = 0; bi < BPB && base + bi < sb.size; bi++) {
       BitPos pos = bit_of(base + bi);
-      if ((bp->data[pos.byte] & pos.mask) == 0) {
+      if ((bp->data[pos.byte] & pos.mask) == 0 && !(for_data && freed.contains(base + bi))) {
         bp->data[pos.byte] |= pos.mask;
-        log_write(bp);
-        brelse(bp);
-        bzero(dev, base + bi);
+        log_write(bp.get());
         return base + bi;
       }
     }
-    brelse(bp);
   }
   kprintf("balloc: out of blocks\n");
-  return 0;
+  return Error::NoSpace;
+}
+
+// How bmap() treats a block that is not there yet.
+enum class Alloc {
+  No,     // leave it missing: bmap returns 0
+  Zeroed, // allocate it and zero it through the log (metadata, and data
+          // written through the buffer cache)
+  Data,   // allocate it without zeroing: the caller writes the whole block
+          // straight to disk (inode_write_page)
+};
+
+Result<uint> balloc(uint dev, Alloc how) {
+  uint b = TRY(balloc_bit(dev, how == Alloc::Data));
+  if (how == Alloc::Data) {
+    // A logged copy of the block still pending (a former indirect or
+    // directory block) must not be installed over the data written here.
+    // balloc_bit() passes over blocks freed in this transaction, so there
+    // should be none: this is the safety net.
+    log_forget(dev, b);
+    bdiscard(dev, b); // and the cache must not serve its old contents
+  } else {
+    bzero(dev, b);
+  }
+  return b;
 }
 
 void bfree(uint dev, uint blockno) {
@@ -76,6 +145,7 @@ void bfree(uint dev, uint blockno) {
   bp->data[pos.byte] &= static_cast<uchar>(~pos.mask);
   log_write(bp);
   brelse(bp);
+  freed.add(blockno);
 }
 
 // ---------------------------------------------------------------- inodes
@@ -84,15 +154,31 @@ class InodeTable {
 public:
   // The entry for (dev, inum), with one more reference; not locked, not
   // necessarily read from disk. nullptr if every entry is in use.
+  // An entry is never in the table twice for one (dev, inum): an entry with
+  // no references keeps its inode (and its cached pages) until it is
+  // reused, and a lookup finds it first.
   Inode *get(uint dev, uint inum) {
     SpinGuard guard(lock_);
-    Inode *empty = nullptr;
+    Inode *empty = nullptr, *cached = nullptr;
     for (Inode &ip : inodes_) {
-      if (ip.ref > 0 && ip.dev == dev && ip.inum == inum) {
+      if (ip.inum == inum && ip.dev == dev && inum != 0) {
         ip.ref++;
         return &ip;
       }
-      if (empty == nullptr && ip.ref == 0) empty = &ip;
+      if (ip.ref == 0) {
+        if (ip.object.cached_pages() == 0) {
+          if (!empty) empty = &ip;
+        } else if (!cached) {
+          cached = &ip;
+        }
+      }
+    }
+    if (empty == nullptr && cached != nullptr) {
+      // Every free entry still caches a file's pages: give one's back. With
+      // no reference nobody maps or reads it, so no page is being read in
+      // or dirty (the last munmap wrote them back): dropping never sleeps.
+      cached->object.drop_pages(0);
+      empty = cached;
     }
     if (empty == nullptr) {
       kprintf("iget: no free in-memory inodes\n");
@@ -102,6 +188,7 @@ public:
     empty->inum = inum;
     empty->ref = 1;
     empty->valid = false;
+    empty->object.init(empty);
     return empty;
   }
 
@@ -144,34 +231,71 @@ void InodeTable::put(Inode *ip) {
   lock_.unlock();
 }
 
-// The disk block holding the bn'th block of ip's contents, allocating it
-// (and the indirect block) if needed. 0 if the disk is full.
-uint bmap(Inode *ip, uint bn) {
-  if (bn < NDIRECT) {
-    if (ip->addrs[bn] == 0) ip->addrs[bn] = balloc(ip->dev);
-    return ip->addrs[bn];
-  }
-  bn -= NDIRECT;
-  if (bn >= NINDIRECT) panic("bmap: block %u is beyond MAXFILE", bn + NDIRECT);
+// Make sure the block number in `slot` (in an inode or an indirect block)
+// names a block: allocate one if it is 0 and `how` allows. Returns the block
+// number, 0 if it is missing and stays so.
+Result<uint> fill_slot(uint dev, uint &slot, Alloc how) {
+  if (slot == 0 && how != Alloc::No) slot = TRY(balloc(dev, how));
+  return slot;
+}
 
-  // The indirect block is an array of NINDIRECT block numbers.
-  uint &ind = ip->addrs[NDIRECT];
-  if (ind == 0) {
-    ind = balloc(ip->dev);
-    if (ind == 0) return 0;
+// Entry `index` of the indirect block `ind`, allocated as `how` says if
+// missing (the indirect block is then logged).
+Result<uint> indirect_entry(uint dev, uint ind, uint index, Alloc how) {
+  BufGuard bp(dev, ind);
+  uint &slot = bp.words()[index];
+  if (slot != 0 || how == Alloc::No) return slot;
+  slot = TRY(balloc(dev, how));
+  log_write(bp.get());
+  return slot;
+}
+
+// The disk block holding the bn'th block of ip's contents, or 0 if it has
+// none and `how` is Alloc::No. The indirect blocks on the way are metadata:
+// they are always allocated zeroed (through the log). Allocation changes
+// ip->addrs: the caller writes the inode back (iupdate). Errors: TooBig
+// (bn >= MAXFILE), NoSpace. A failure may leave new indirect blocks attached
+// to the inode; they are reachable and itrunc frees them.
+Result<uint> bmap(Inode *ip, uint bn, Alloc how) {
+  Alloc meta = how == Alloc::No ? Alloc::No : Alloc::Zeroed;
+  if (bn < NDIRECT) return fill_slot(ip->dev, ip->addrs[bn], how);
+  bn -= NDIRECT;
+
+  if (bn < NINDIRECT) {
+    // The singly indirect block: NINDIRECT block numbers.
+    uint ind = TRY(fill_slot(ip->dev, ip->addrs[NDIRECT], meta));
+    if (ind == 0) return 0u;
+    return indirect_entry(ip->dev, ind, bn, how);
   }
-  Buf *bp = bread(ip->dev, ind);
-  uint *a = reinterpret_cast<uint *>(bp->data);
-  uint addr = a[bn];
-  if (addr == 0) {
-    addr = balloc(ip->dev);
-    if (addr != 0) {
-      a[bn] = addr;
-      log_write(bp);
+  bn -= NINDIRECT;
+
+  if (bn < NDINDIRECT) {
+    // The doubly indirect block: NINDIRECT numbers of singly indirect
+    // blocks, each covering NINDIRECT blocks of the file.
+    uint dind = TRY(fill_slot(ip->dev, ip->addrs[NDIRECT + 1], meta));
+    if (dind == 0) return 0u;
+    uint ind = TRY(indirect_entry(ip->dev, dind, bn / NINDIRECT, meta));
+    if (ind == 0) return 0u;
+    return indirect_entry(ip->dev, ind, bn % NINDIRECT, how);
+  }
+  return Error::TooBig;
+}
+
+// Free the indirect block `ind` and every block it names; with depth 2 the
+// blocks it names are themselves singly indirect blocks.
+void free_indirect(uint dev, uint ind, int depth) {
+  {
+    BufGuard bp(dev, ind);
+    const uint *a = bp.words();
+    for (uint j = 0; j < NINDIRECT; j++) {
+      if (a[j] == 0) continue;
+      if (depth > 1)
+        free_indirect(dev, a[j], depth - 1);
+      else
+        bfree(dev, a[j]);
     }
   }
-  brelse(bp);
-  return addr;
+  bfree(dev, ind);
 }
 
 // ---------------------------------------------------------------- directories
@@ -215,7 +339,15 @@ Inode *namex(const char *path, bool parent, char *name) {
       iunlock(ip); // the caller locks it
       return ip;
     }
-    Inode *next = dirlookup(ip, name, nullptr);
+    Inode *next;
+    if (ip->nlink == 0) {
+      // A removed directory (some process's cwd): unlink emptied it, and
+      // its ".." may name a directory that is gone too. As in Linux, only
+      // "." still names it; every other name, ".." included, is missing.
+      next = namecmp(name, ".") == 0 ? idup(ip) : nullptr;
+    } else {
+      next = dirlookup(ip, name, nullptr);
+    }
     // Unlock ip before locking next: next may be ip itself (".") or its
     // parent (".."), and locks are only ever taken one at a time here.
     iunlockput(ip);
@@ -236,6 +368,13 @@ Inode *namex(const char *path, bool parent, char *name) {
 void fsinit(int dev) {
   readsb(dev, &sb);
   if (sb.magic != FSMAGIC) panic("fsinit: device %d has no file system (magic %x)", dev, sb.magic);
+  // Truncating a file frees its blocks in one transaction, and they may lie
+  // under every bitmap block: the bitmap, plus the inode, directory and
+  // directory-inode blocks unlink also writes, must fit in one operation.
+  uint nbitmap = sb.size / BPB + 1;
+  if (nbitmap + 4 > MAXOPBLOCKS || sb.size > MAX_FS_BLOCKS)
+    panic("fsinit: %u blocks need %u bitmap blocks, too many for one transaction (MAXOPBLOCKS %d)", sb.size,
+          nbitmap, MAXOPBLOCKS);
   initlog(dev, &sb);
 }
 
@@ -307,20 +446,20 @@ void iunlockput(Inode *ip) {
 }
 
 void itrunc(Inode *ip) {
+  // The cached pages go first: none may outlive the blocks they came from.
+  ip->object.drop_pages(0);
   for (uint i = 0; i < NDIRECT; i++) {
     if (ip->addrs[i]) {
       bfree(ip->dev, ip->addrs[i]);
       ip->addrs[i] = 0;
     }
   }
-  if (ip->addrs[NDIRECT]) {
-    Buf *bp = bread(ip->dev, ip->addrs[NDIRECT]);
-    const uint *a = reinterpret_cast<const uint *>(bp->data);
-    for (uint j = 0; j < NINDIRECT; j++)
-      if (a[j]) bfree(ip->dev, a[j]);
-    brelse(bp);
-    bfree(ip->dev, ip->addrs[NDIRECT]);
-    ip->addrs[NDIRECT] = 0;
+  for (int depth = 1; depth <= 2; depth++) {
+    uint &ind = ip->addrs[NDIRECT + depth - 1];
+    if (ind) {
+      free_indirect(ip->dev, ind, depth);
+      ind = 0;
+    }
   }
   ip->size = 0;
   iupdate(ip);
@@ -334,18 +473,78 @@ void stati(Inode *ip, struct stat *st) {
   st->size = ip->size;
 }
 
+// write() of a T_FILE: into the cached pages (so mappings and read() see it
+// at once), each page written through to its blocks in place before the
+// caller's transaction commits the block pointers and the size (ordered
+// mode). The source should be a kernel buffer (filewrite's bounce page): a
+// fault on user memory here would happen under the inode lock.
+int write_file_pages(Inode *ip, bool user_src, uint64 src, uint off, uint n) {
+  uint tot = 0;
+  bool fault = false;
+  while (tot < n) {
+    uint64 index = off / mm::PAGE_SIZE, in = off % mm::PAGE_SIZE;
+    uint m = min(n - tot, static_cast<uint>(mm::PAGE_SIZE - in));
+    auto page = ip->object.get_page(index); // read in under our lock if missing
+    if (page.is_error()) break;
+    uchar *p = mm::phys_to_ptr<uchar>(page.value());
+    if (either_copyin(p + in, user_src, src, m) == -1) {
+      mm::frames.release(page.value());
+      fault = true;
+      break;
+    }
+    uint64 end = static_cast<uint64>(off) + m;
+    uint64 size = end > ip->size ? end : ip->size;
+    // A new end of file inside this page: what follows it reads as zeros
+    // (a MAP_SHARED store past the old end may have left bytes there).
+    if (size == end && end % mm::PAGE_SIZE) memset(p + end % mm::PAGE_SIZE, 0, mm::PAGE_SIZE - end % mm::PAGE_SIZE);
+    auto r = inode_write_page(ip, index, p, size, true);
+    mm::frames.release(page.value());
+    if (r.is_error()) break; // the disk is full: a short write
+    ip->size = static_cast<uint>(size);
+    tot += m;
+    off += m;
+    src += m;
+  }
+  iupdate(ip); // the size, and block pointers bmap may have added
+  if (fault && tot == 0) return -1;
+  return static_cast<int>(tot);
+}
+
 int readi(Inode *ip, bool user_dst, uint64 dst, uint off, uint n) {
   if (off > ip->size || off + n < off) return 0;
   if (off + n > ip->size) n = ip->size - off;
+  if (ip->type == T_FILE) {
+    // File data comes from the page cache (the caller holds the lock, which
+    // read_page sees), so it is the same bytes that mappings show.
+    uint tot = 0;
+    while (tot < n) {
+      auto page = ip->object.get_page(off / mm::PAGE_SIZE);
+      if (page.is_error()) break;
+      uint m = min(n - tot, static_cast<uint>(mm::PAGE_SIZE - off % mm::PAGE_SIZE));
+      int r = either_copyout(user_dst, dst, mm::phys_to_ptr<uchar>(page.value()) + off % mm::PAGE_SIZE, m);
+      mm::frames.release(page.value());
+      if (r == -1) return -1;
+      tot += m;
+      off += m;
+      dst += m;
+    }
+    return static_cast<int>(tot);
+  }
 
   uint tot = 0;
   while (tot < n) {
-    uint addr = bmap(ip, off / BSIZE);
-    if (addr == 0) break;
-    Buf *bp = bread(ip->dev, addr);
     uint m = min(n - tot, BSIZE - off % BSIZE);
-    int r = either_copyout(user_dst, dst, bp->data + off % BSIZE, m);
-    brelse(bp);
+    auto addr = bmap(ip, off / BSIZE, Alloc::No);
+    if (addr.is_error()) break;
+    int r;
+    if (addr.value() == 0) {
+      // A hole (a block never written, below the size): it reads as zeros.
+      static const uchar zeros[BSIZE] = {};
+      r = either_copyout(user_dst, dst, zeros + off % BSIZE, m);
+    } else {
+      BufGuard bp(ip->dev, addr.value());
+      r = either_copyout(user_dst, dst, bp->data + off % BSIZE, m);
+    }
     if (r == -1) return -1;
     tot += m;
     off += m;
@@ -357,13 +556,14 @@ int readi(Inode *ip, bool user_dst, uint64 dst, uint off, uint n) {
 int writei(Inode *ip, bool user_src, uint64 src, uint off, uint n) {
   if (off > ip->size || off + n < off) return -1;
   if (static_cast<uint64>(off) + n > static_cast<uint64>(MAXFILE) * BSIZE) return -1;
+  if (ip->type == T_FILE) return write_file_pages(ip, user_src, src, off, n);
 
   uint tot = 0;
   bool fault = false;
   while (tot < n) {
-    uint addr = bmap(ip, off / BSIZE);
-    if (addr == 0) break; // disk full: a short write
-    Buf *bp = bread(ip->dev, addr);
+    auto addr = bmap(ip, off / BSIZE, Alloc::Zeroed);
+    if (addr.is_error()) break; // disk full: a short write
+    Buf *bp = bread(ip->dev, addr.value());
     uint m = min(n - tot, BSIZE - off % BSIZE);
     if (either_copyin(bp->data + off % BSIZE, user_src, src, m) == -1) {
       brelse(bp);
@@ -385,6 +585,96 @@ int writei(Inode *ip, bool user_src, uint64 src, uint off, uint n) {
   return static_cast<int>(tot);
 }
 
+// ---------------------------------------------------------------- page I/O
+
+namespace {
+
+constexpr uint64 PAGE = 4096;
+constexpr uint BLOCKS_PER_PAGE = PAGE / BSIZE;
+constexpr uint64 SECTORS_PER_BLOCK = BSIZE / 512;
+static_assert(PAGE % BSIZE == 0 && PAGE <= VIRTIO_RAW_MAX);
+
+// Transfer blocks [first, first+n) of a page to or from their disk blocks
+// addrs[first..], one virtio request per run of consecutive disk blocks.
+// addrs[i] == 0 marks a block not to transfer.
+Result<void> page_io(const uint addrs[BLOCKS_PER_PAGE], uint first, uint n, uchar *page, bool write) {
+  uint i = first;
+  while (i < first + n) {
+    if (addrs[i] == 0) {
+      i++;
+      continue;
+    }
+    uint run = 1;
+    while (i + run < first + n && addrs[i + run] != 0 && addrs[i + run] == addrs[i] + run) run++;
+    TRY(virtio_disk_rw_raw(static_cast<uint64>(addrs[i]) * SECTORS_PER_BLOCK, page + i * BSIZE, run * BSIZE,
+                           write));
+    i += run;
+  }
+  return {};
+}
+
+} // namespace
+
+Result<void> inode_read_page(Inode *ip, uint64 index, void *page) {
+  uchar *p = static_cast<uchar *>(page);
+  uint64 start = index * PAGE;
+  if (index >= (static_cast<uint64>(MAXFILE) * BSIZE + PAGE - 1) / PAGE || start >= ip->size) {
+    memset(p, 0, PAGE);
+    return {};
+  }
+  // Blocks of the page below the size: those are read (or zeroed, for
+  // holes); the rest of the page is zeros.
+  uint64 valid = min(static_cast<uint>(PAGE), static_cast<uint>(ip->size - start));
+  uint nblocks = static_cast<uint>((valid + BSIZE - 1) / BSIZE);
+  uint addrs[BLOCKS_PER_PAGE] = {};
+  uint first_bn = static_cast<uint>(index * BLOCKS_PER_PAGE);
+  for (uint i = 0; i < nblocks; i++) {
+    addrs[i] = TRY(bmap(ip, first_bn + i, Alloc::No));
+    if (addrs[i] == 0) memset(p + i * BSIZE, 0, BSIZE); // a hole
+  }
+  TRY(page_io(addrs, 0, nblocks, p, false));
+  // The last block may hold bytes past the end of the file (whatever the
+  // last full-block write left there): they read as zeros.
+  memset(p + valid, 0, PAGE - valid);
+  return {};
+}
+
+Result<void> inode_write_page(Inode *ip, uint64 index, const void *page, uint64 size, bool may_allocate) {
+  uint64 start = index * PAGE;
+  if (start >= size) return {}; // no byte of the page is in the file
+  if (size > static_cast<uint64>(MAXFILE) * BSIZE) return Error::TooBig;
+  uint in_file = min(static_cast<uint>(PAGE), static_cast<uint>(size - start)); // bytes of the page
+  uint nblocks = (in_file + BSIZE - 1) / BSIZE;
+  uint first_bn = static_cast<uint>(index * BLOCKS_PER_PAGE);
+
+  // Find (or allocate) every block first. If allocation fails half way, the
+  // blocks already allocated are still written below: they are attached to
+  // the inode (the caller's transaction commits that), so they must not
+  // keep a former file's bytes.
+  uint addrs[BLOCKS_PER_PAGE] = {};
+  uint old_addrs[NDIRECT + 2];
+  memmove(old_addrs, ip->addrs, sizeof(old_addrs));
+  Result<void> status;
+  for (uint i = 0; i < nblocks; i++) {
+    auto r = bmap(ip, first_bn + i, may_allocate ? Alloc::Data : Alloc::No);
+    if (r.is_error()) {
+      status = r.error();
+      break;
+    }
+    if (r.value() == 0) {
+      status = Error::NotFound; // missing, and allocation not allowed
+      break;
+    }
+    addrs[i] = r.value();
+  }
+  if (memcmp(old_addrs, ip->addrs, sizeof(old_addrs)) != 0) iupdate(ip);
+
+  // Ordered mode: the data reach the disk before this returns, so the
+  // caller's end_op() commits block pointers only to written blocks.
+  TRY(page_io(addrs, 0, nblocks, static_cast<uchar *>(const_cast<void *>(page)), true));
+  return status;
+}
+
 int namecmp(const char *s, const char *t) { return strncmp(s, t, DIRSIZ); }
 
 Inode *dirlookup(Inode *dp, const char *name, uint *poff) {
@@ -404,6 +694,7 @@ Inode *dirlookup(Inode *dp, const char *name, uint *poff) {
 }
 
 int dirlink(Inode *dp, const char *name, uint inum) {
+  if (dp->nlink == 0) return -1; // a removed directory takes no new entries
   if (Inode *ip = dirlookup(dp, name, nullptr)) {
     iput(ip);
     return -1; // already present
@@ -435,3 +726,58 @@ Inode *namei(const char *path) {
 }
 
 Inode *nameiparent(const char *path, char *name) { return namex(path, true, name); }
+
+// ---------------------------------------------------------------- the pager
+
+// The page cache reads a page in under the inode's lock: a fault takes it
+// here; readi's caller already holds it.
+bool Inode::lock_io() {
+  if (lock.holding()) return false;
+  lock.acquire();
+  return true;
+}
+
+void Inode::unlock_io() { lock.release(); }
+
+Result<void> Inode::read_page(uint64 index, void *page) { return inode_read_page(this, index, page); }
+
+// Write back a page a MAP_SHARED mapping dirtied: its blocks below the size
+// (a store past the end of the file never grows it), in place. A block the
+// file does not have yet (a hole) is allocated in a transaction.
+Result<void> Inode::write_page(uint64 index, const void *page) {
+  begin_op();
+  lock.acquire();
+  auto r = inode_write_page(this, index, page, size, true);
+  lock.release();
+  end_op();
+  return r;
+}
+
+void Inode::hold() { idup(this); }
+
+void Inode::release() {
+  begin_op();
+  iput(this);
+  end_op();
+}
+
+int file_read(Inode *ip, uint64 dst, uint *off, uint n) {
+  uint tot = 0;
+  while (tot < n) {
+    ilock(ip);
+    uint size = ip->size;
+    iunlock(ip);
+    if (*off >= size) break;
+    uint64 pos = *off;
+    auto page = ip->object.get_page(pos / mm::PAGE_SIZE); // takes the lock on a miss
+    if (page.is_error()) break;
+    uint m = min(min(n - tot, static_cast<uint>(mm::PAGE_SIZE - pos % mm::PAGE_SIZE)), size - *off);
+    int r = either_copyout(true, dst, mm::phys_to_ptr<uchar>(page.value()) + pos % mm::PAGE_SIZE, m);
+    mm::frames.release(page.value());
+    if (r == -1) return tot > 0 ? static_cast<int>(tot) : -1;
+    tot += m;
+    *off += m;
+    dst += m;
+  }
+  return static_cast<int>(tot);
+}

@@ -17,12 +17,21 @@
 // Calls that modify the disk must run inside begin_op()/end_op().
 #pragma once
 
+#include "lib/result.h"
 #include "lib/types.h"
 #include "kernel/fs.h"
 #include "kernel/stat.h"
+#include "lib/result.h"
+#include "mm/object.h"
 #include "proc/sleeplock.h"
 
-struct Inode {
+// An Inode is also the pager of its own memory object: `object` holds the
+// file's pages in the page cache (mm/object.h). read(), write() and mmap of
+// a T_FILE all go through those pages. The object lives as long as the
+// table entry; its pages stay cached after the last reference goes (so a
+// program run again reads nothing from disk) until the entry is reused for
+// another inode or the inode is freed.
+struct Inode final : mm::Pager {
   uint dev = 0;  // device the inode lives on
   uint inum = 0; // inode number
   int ref = 0;   // references (table spinlock)
@@ -35,7 +44,18 @@ struct Inode {
   short minor = 0;
   short nlink = 0;              // directory entries that name this inode
   uint size = 0;                // bytes
-  uint addrs[NDIRECT + 1] = {}; // data blocks, then the indirect block
+  uint addrs[NDIRECT + 2] = {}; // direct blocks, singly and doubly indirect block
+
+  mm::VmObject object; // the file's pages (T_FILE)
+
+  // mm::Pager: the page cache's access to the file's blocks.
+  bool lock_io() override;
+  void unlock_io() override;
+  Result<void> read_page(uint64 index, void *page) override;
+  Result<void> write_page(uint64 index, const void *page) override;
+  uint64 data_size() override { return size; }
+  void hold() override;
+  void release() override;
 };
 
 // Read the superblock and recover the log. Runs in process context (first
@@ -62,19 +82,43 @@ void stati(Inode *ip, struct stat *st);
 // pointer. readi returns the bytes read (0 at or past the end) or -1 on a
 // bad address; writei the bytes written (fewer if the disk fills) or -1.
 int readi(Inode *ip, bool user_dst, uint64 dst, uint off, uint n);
+// read() of a T_FILE: n bytes at *off to user address dst through the page
+// cache, without holding the inode lock while touching user memory (the
+// buffer may be a mapping of this very file). Advances *off. Returns the
+// bytes read (0 at the end), or -1 on a bad address before any byte.
+int file_read(Inode *ip, uint64 dst, uint *off, uint n);
 int writei(Inode *ip, bool user_src, uint64 src, uint off, uint n);
+
+// Page I/O for the page cache: file data straight between disk and a
+// 4096-byte kernel buffer (a frame in the direct map), around the buffer
+// cache and the log. The caller holds ip's lock.
+//
+// inode_read_page fills `page` with the file's bytes [index*4096,
+// index*4096+4096): blocks read from disk (consecutive disk blocks in one
+// request), zeros at and past ip->size and for missing blocks (holes).
+Result<void> inode_read_page(Inode *ip, uint64 index, void *page);
+// inode_write_page writes the page's blocks that hold bytes below `size`
+// (the file's size as the caller sees it) to their disk blocks, in place,
+// whole blocks. A missing block is allocated if may_allocate (the caller is
+// then inside begin_op()/end_op(); the new block pointers are logged, the
+// data are not), else it is an error (NotFound). The data are on disk when
+// this returns (ordered mode: the caller's end_op() commits the metadata
+// after them). Errors: TooBig (size past MAXFILE blocks), NoSpace,
+// NotFound, IO; blocks found or allocated before an error are written.
+Result<void> inode_write_page(Inode *ip, uint64 index, const void *page, uint64 size, bool may_allocate);
 
 // Directories.
 int namecmp(const char *s, const char *t);
 // Look name up in the locked directory dp. Returns the inode referenced and
 // unlocked (and the entry's offset in *poff if poff), or nullptr.
 Inode *dirlookup(Inode *dp, const char *name, uint *poff);
-// Add (name, inum) to the locked directory dp: 0, or -1 if the name exists
-// or the directory cannot grow.
+// Add (name, inum) to the locked directory dp: 0, or -1 if the name exists,
+// the directory cannot grow or it has been removed (nlink 0).
 int dirlink(Inode *dp, const char *name, uint inum);
 
 // Path names. namei() returns the inode of path; nameiparent() the inode of
 // its parent directory, with the last element copied to name (DIRSIZ
-// bytes). Both return the inode referenced and unlocked, or nullptr.
+// bytes). Both return the inode referenced and unlocked, or nullptr. In a
+// removed directory (a cwd whose directory was unlinked) only "." resolves.
 Inode *namei(const char *path);
 Inode *nameiparent(const char *path, char *name);

@@ -34,6 +34,11 @@ public:
   void begin();
   void end();
   void write(Buf *b);
+  void forget(uint dev, uint blockno);
+  uint64 commits() {
+    SpinGuard guard(lock_);
+    return commits_;
+  }
 
 private:
   void commit();
@@ -49,6 +54,7 @@ private:
   int size_ = 0;        // blocks in the log area, header included
   int outstanding_ = 0; // operations between begin_op and end_op
   bool committing_ = false;
+  uint64 commits_ = 0;  // transactions committed (and installed) since boot
   LogHeader lh_{}; // blocks logged by the current transaction
 };
 
@@ -149,6 +155,7 @@ void Log::end() {
     // operation can start while committing_ is set.
     commit();
     SpinGuard guard(lock_);
+    commits_++;
     committing_ = false;
     wakeup(this);
   }
@@ -181,7 +188,26 @@ void Log::write(Buf *b) {
   }
 }
 
+void Log::forget(uint dev, uint blockno) {
+  {
+    SpinGuard guard(lock_);
+    if (outstanding_ < 1) panic("log_forget: outside of a transaction");
+    if (static_cast<int>(dev) != dev_) return;
+    int i = 0;
+    while (i < lh_.n && lh_.block[i] != static_cast<int>(blockno)) i++;
+    if (i == lh_.n) return; // not logged: nothing to drop
+    // Close the gap, keeping the others in order.
+    for (int j = i; j + 1 < lh_.n; j++) lh_.block[j] = lh_.block[j + 1];
+    lh_.n--;
+  }
+  bunpin_block(dev, blockno); // undo log_write()'s pin
+}
+
 } // namespace
+
+void log_forget(uint dev, uint blockno) { fslog.forget(dev, blockno); }
+
+uint64 log_commits() { return fslog.commits(); }
 
 void initlog(int dev, superblock *sb) { fslog.init(dev, *sb); }
 

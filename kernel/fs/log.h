@@ -23,6 +23,16 @@ struct Buf;
 void initlog(int dev, superblock *sb);
 // Record that b (held, locked) was modified within the current operation.
 void log_write(Buf *b);
+// Drop block `blockno` from the current transaction, if it is there: its
+// logged copy is not written at commit. For a block that has just become a
+// file data block written straight to disk (inode_write_page): it may have
+// been freed earlier in the same transaction with a logged copy still
+// pending, which commit would otherwise install over the data.
+void log_forget(uint dev, uint blockno);
+// How many transactions have committed since boot. Read it inside an
+// operation: no commit can run while one is outstanding, so it is stable
+// until end_op().
+uint64 log_commits();
 // Start / finish a file system operation.
 void begin_op();
 void end_op();

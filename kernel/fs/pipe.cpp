@@ -11,6 +11,13 @@
 //  - a reader that finds the ring empty sleeps on &nread; a writer wakes it
 //    once there is data (and the write end's close wakes it for EOF).
 // Both check killed() each time they wake, so kill() ends the wait.
+//
+// The bytes move between the ring and user memory with no spinlock held:
+// copying may sleep (the address space's lock, a fault that reads a file
+// page). One reader and one writer at a time (the sleep locks rlock and
+// wlock) own their end: a writer fills only bytes past nwrite, which no
+// reader looks at until nwrite moves (under `lock`), and a reader empties
+// only bytes before nwrite, which no writer reuses until nread moves.
 
 #include "fs/pipe.h"
 
@@ -22,11 +29,14 @@
 #include "mm/addr.h"
 #include "mm/frame.h"
 #include "proc/proc.h"
+#include "proc/sleeplock.h"
 
 struct Pipe {
-  static constexpr uint64 HEADER = 64; // bytes reserved for the fields below
+  static constexpr uint64 HEADER = 256; // bytes reserved for the fields below
 
-  Spinlock lock{"pipe"};
+  Spinlock lock{"pipe"};    // nread, nwrite, readopen, writeopen
+  Sleeplock rlock{"pipe r"}; // the reader copying out
+  Sleeplock wlock{"pipe w"}; // the writer copying in
   uint64 nread = 0;      // bytes read
   uint64 nwrite = 0;     // bytes written
   bool readopen = true;  // the read end is still open
@@ -93,46 +103,55 @@ int pipewrite(Pipe *pi, uint64 addr, int n) {
   uint64 total = static_cast<uint64>(n);
   uint64 i = 0;
 
-  SpinGuard guard(pi->lock);
+  SleepGuard writer(pi->wlock);
   while (i < total) {
-    if (!pi->readopen || killed(pr)) return -1;
-    uint64 buffered = pi->nwrite - pi->nread;
-    if (buffered == PIPESIZE) {
-      wakeup(&pi->nread);
-      sleep(&pi->nwrite, pi->lock);
-      continue;
+    uint64 at, chunk;
+    {
+      SpinGuard guard(pi->lock);
+      while (pi->nwrite - pi->nread == PIPESIZE) {
+        if (!pi->readopen || killed(pr)) return -1;
+        wakeup(&pi->nread);
+        sleep(&pi->nwrite, pi->lock);
+      }
+      if (!pi->readopen || killed(pr)) return -1;
+      // As much as fits in one contiguous stretch of the ring.
+      uint64 buffered = pi->nwrite - pi->nread;
+      at = pi->nwrite % PIPESIZE;
+      chunk = min(total - i, min(PIPESIZE - buffered, PIPESIZE - at));
     }
-    // Copy as much as fits in one contiguous stretch of the ring.
-    uint64 at = pi->nwrite % PIPESIZE;
-    uint64 chunk = min(total - i, min(PIPESIZE - buffered, PIPESIZE - at));
     if (copyin(pr, &pi->data[at], addr + i, chunk) == -1) break;
+    SpinGuard guard(pi->lock);
     pi->nwrite += chunk;
     i += chunk;
+    wakeup(&pi->nread);
   }
-  wakeup(&pi->nread);
   if (i == 0 && total > 0) return -1; // the very first copy faulted
   return static_cast<int>(i);
 }
 
 int piperead(Pipe *pi, uint64 addr, int n) {
   Proc *pr = myproc();
-  SpinGuard guard(pi->lock);
-
-  while (pi->nread == pi->nwrite && pi->writeopen) {
-    if (killed(pr)) return -1;
-    sleep(&pi->nread, pi->lock);
+  SleepGuard reader(pi->rlock);
+  uint64 start, want;
+  {
+    SpinGuard guard(pi->lock);
+    while (pi->nread == pi->nwrite && pi->writeopen) {
+      if (killed(pr)) return -1;
+      sleep(&pi->nread, pi->lock);
+    }
+    start = pi->nread;
+    want = min(static_cast<uint64>(n), pi->nwrite - pi->nread);
   }
-
-  uint64 want = min(static_cast<uint64>(n), pi->nwrite - pi->nread);
   uint64 i = 0;
   // At most two stretches: up to the end of the ring, then from its start.
   while (i < want) {
-    uint64 at = pi->nread % PIPESIZE;
+    uint64 at = (start + i) % PIPESIZE;
     uint64 chunk = min(want - i, PIPESIZE - at);
     if (copyout(pr, addr + i, &pi->data[at], chunk) == -1) break;
-    pi->nread += chunk;
     i += chunk;
   }
+  SpinGuard guard(pi->lock);
+  pi->nread += i;
   wakeup(&pi->nwrite);
   if (i == 0 && want > 0) return -1; // bad address: nothing consumed
   return static_cast<int>(i);

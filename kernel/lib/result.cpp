@@ -8,6 +8,10 @@ const char *error_name(Error e) {
   case Error::Invalid: return "invalid argument";
   case Error::NotFound: return "not found";
   case Error::TooBig: return "too big";
+  case Error::BeyondEnd: return "access beyond the end of a mapped file";
+  case Error::Busy: return "file busy";
+  case Error::NoSpace: return "no space on disk";
+  case Error::IO: return "I/O error";
   }
   return "unknown error";
 }

@@ -11,6 +11,10 @@ enum class Error {
   Invalid,    // malformed argument (corrupt ELF, ...)
   NotFound,   // missing file
   TooBig,     // argument or image too large
+  BeyondEnd,  // a mapped file page at or past the end of the file (Linux: SIGBUS)
+  Busy,       // in use: a running program's file opened for writing (ETXTBSY)
+  NoSpace,    // the disk is full
+  IO,         // a device reported an error
 };
 
 const char *error_name(Error e);

@@ -1,4 +1,4 @@
-// User address spaces: regions, page faults, sbrk, fork.
+// User address spaces: mappings, the fault path, sbrk, mmap, fork.
 #include "mm/address_space.h"
 
 #include <utility>
@@ -8,24 +8,43 @@
 #include "mm/cow.h"
 #include "mm/frame.h"
 #include "mm/hal.h"
+#include "mm/object.h"
 #include "mm/stats.h"
 
 namespace mm {
 
 uint64 pte_flags_for(uint32 p) {
   // A and D preset: the hardware need not set them on first use. W without R
-  // is a reserved encoding in Sv39, so writable implies readable.
+  // is a reserved encoding in Sv39, so writable implies readable. PROT_NONE
+  // keeps the frame mapped for the kernel's bookkeeping but without U, so
+  // every user access faults (and the mapping's protection refuses it).
   uint64 f = pte::Valid | pte::User | pte::Accessed | pte::Dirty;
+  if (p == 0) return pte::Valid | pte::Read | pte::Accessed | pte::Dirty;
   if (p & (prot::Read | prot::Write)) f |= pte::Read;
   if (p & prot::Write) f |= pte::Write;
   if (p & prot::Exec) f |= pte::Exec;
   return f;
 }
 
+namespace {
+
+// The flags for page `pa` of mapping m mapped read-only first: a private
+// writable mapping marks it Cow (its first store copies it, or reuses it if
+// it is anonymous and this is its only mapping); a shared writable one
+// leaves Write off so that the first store is seen (the page becomes dirty).
+uint64 readonly_flags(const Mapping &m) {
+  uint64 f = pte_flags_for(m.prot) & ~pte::Write;
+  if (!m.shared && (m.prot & prot::Write)) f |= pte::Cow;
+  return f;
+}
+
+} // namespace
+
 Result<void> AddressSpace::init() {
   pt_ = TRY(PageTable::create());
-  for (auto &r : regions_) r = Region{};
+  maps_.clear();
   heap_start_ = size_ = 0;
+  has_heap_ = false;
   cow_ahead_ = false;
   streak_next_ = 0;
   window_ = 1;
@@ -37,33 +56,41 @@ void AddressSpace::destroy() {
   // Each leaf table drops the frames it maps when this was its last holder
   // (a table still shared with another address space keeps them).
   pt_.destroy();
-  for (auto &r : regions_) r = Region{};
+  // With this address space's entries gone, what its MAP_SHARED mappings
+  // dirtied goes back to the files (and becomes clean if nobody else maps
+  // it). Then the mappings let go of their objects.
+  maps_.for_each([](Mapping &m) {
+    if (m.shared && m.object && !m.object->anonymous())
+      (void)m.object->writeback(m.pgoff, m.pgoff + m.pages());
+  });
+  maps_.clear();
   heap_start_ = size_ = 0;
+  has_heap_ = false;
 }
 
-Region *AddressSpace::find_region(uint64 va) {
-  for (auto &r : regions_)
-    if (r.in_use() && r.contains(va)) return &r;
-  return nullptr;
-}
+Result<Mapping *> AddressSpace::map(const Mapping &fields) { return maps_.insert(fields); }
 
-Result<void> AddressSpace::add_region(uint64 start, uint64 end, uint32 p, RegionKind kind) {
+Result<void> AddressSpace::add_region(uint64 start, uint64 end, uint32 p, MapKind kind) {
   if (start % PAGE_SIZE || end % PAGE_SIZE || start > end || end > USER_TOP) return Error::Invalid;
-  Region *slot = nullptr;
-  for (auto &r : regions_) {
-    if (r.in_use() && start < r.end && r.start < end) return Error::Invalid; // overlap
-    if (!r.in_use() && !slot) slot = &r;
+  if (kind == MapKind::Heap && start == end) {
+    set_heap_start(start);
+    return {};
   }
-  if (!slot) return Error::TooBig;
-  TRY(map_zeroed(start, end, p));
-  *slot = Region{start, end, p, kind};
-  return {};
+  Mapping fields;
+  fields.start = VirtAddr(start);
+  fields.end = VirtAddr(end);
+  fields.prot = p;
+  fields.kind = kind;
+  Mapping *m = TRY(maps_.insert(fields));
+  auto r = map_zeroed(start, end, p);
+  if (r.is_error()) maps_.remove(m);
+  return r;
 }
 
 Result<void> AddressSpace::map_zeroed(uint64 start, uint64 end, uint32 p) {
   uint64 flags = pte_flags_for(p);
   for (uint64 va = start; va < end; va += PAGE_SIZE) {
-    auto pa = frames.alloc_zeroed(FrameKind::User);
+    auto pa = frames.alloc_zeroed(FrameKind::Anon);
     Result<Pte *> pte = pa.ok() ? pt_.find_or_create(VirtAddr(va)) : Result<Pte *>(pa.error());
     if (pte.is_error()) {
       if (pa.ok()) frames.unref(pa.value());
@@ -117,35 +144,170 @@ Result<void> AddressSpace::own_leaf_tables(uint64 start, uint64 end) {
   return {};
 }
 
+// Give this address space its own copy of every shared leaf table that
+// covers part of [start, end), keeping every entry (mprotect).
+Result<void> AddressSpace::unshare_tables(uint64 start, uint64 end) {
+  constexpr uint64 SPAN = PT_ENTRIES * PAGE_SIZE;
+  for (uint64 base = start & ~(SPAN - 1); base < end; base += SPAN)
+    if (pt_.shares_leaf_table(VirtAddr(base))) TRY(pt_.find_or_create(VirtAddr(base)));
+  return {};
+}
+
+Result<void> AddressSpace::unmap_pages(uint64 start, uint64 end) {
+  TRY(own_leaf_tables(start, end));
+  unmap_range(start, end);
+  if (pt_.prune(VirtAddr(start), VirtAddr(end))) hal::flush_all();
+  return {};
+}
+
+void AddressSpace::remove_mappings(uint64 start, uint64 end) {
+  Mapping *m = maps_.first_ending_after(VirtAddr(start));
+  while (m && m->start.value < end) {
+    Mapping *next = m->next;
+    KASSERT(m->start.value >= start && m->end.value <= end);
+    if (m->shared && m->object && !m->object->anonymous())
+      (void)m->object->writeback(m->pgoff, m->pgoff + m->pages());
+    maps_.remove(m);
+    m = next;
+  }
+}
+
+Mapping *AddressSpace::heap_mapping() {
+  if (size_ <= heap_start_) return nullptr;
+  Mapping *m = maps_.find(VirtAddr(heap_start_));
+  return m && m->kind == MapKind::Heap ? m : nullptr;
+}
+
 Result<uint64> AddressSpace::resize_heap(long n, Growth growth) {
+  if (!has_heap_) return Error::Invalid;
   uint64 old = size_;
   uint64 grown = old + static_cast<uint64>(n);
-  Region *heap = nullptr;
-  for (auto &r : regions_)
-    if (r.kind == RegionKind::Heap) heap = &r;
-  if (!heap) return Error::Invalid;
+  uint64 old_end = page_round_up(old);
   if (n >= 0) {
     if (grown < old || grown > USER_TOP) return Error::NoMemory;
-    // Regions never overlap: the break may not run into another region
-    // (map_zeroed would find its pages mapped and panic). sbrk fails instead.
-    for (auto &r : regions_)
-      if (&r != heap && r.in_use() && page_round_up(old) < r.end && r.start < page_round_up(grown))
-        return Error::NoMemory;
-    if (growth == Growth::Eager) TRY(map_zeroed(page_round_up(old), page_round_up(grown), heap->prot));
+    uint64 new_end = page_round_up(grown);
+    if (new_end > old_end) {
+      // The break may not run into another mapping: sbrk fails instead.
+      Mapping *above = maps_.first_ending_after(VirtAddr(old_end));
+      if (above && above->start.value < new_end) return Error::NoMemory;
+      Mapping *heap = heap_mapping();
+      if (heap && heap->end.value == old_end) {
+        heap->end = VirtAddr(new_end);
+      } else {
+        Mapping fields;
+        fields.start = VirtAddr(old_end);
+        fields.end = VirtAddr(new_end);
+        fields.prot = prot::Read | prot::Write;
+        fields.kind = MapKind::Heap;
+        heap = TRY(maps_.insert(fields));
+      }
+      if (growth == Growth::Eager) {
+        auto r = map_zeroed(old_end, new_end, prot::Read | prot::Write);
+        if (r.is_error()) {
+          if (heap->start.value == old_end)
+            maps_.remove(heap);
+          else
+            heap->end = VirtAddr(old_end);
+          return r.error();
+        }
+      }
+    }
   } else {
     // A shrink past address 0 wraps the break around: like xv6 (whose
     // uvmdealloc ignores a new size above the old one), change nothing and
     // report the old break. Newer xv6 usertests (lazy_copy) rely on it.
     if (grown > old) return old;
     if (grown < heap_start_) return Error::Invalid;
-    TRY(own_leaf_tables(page_round_up(grown), page_round_up(old)));
-    unmap_range(page_round_up(grown), page_round_up(old));
-    if (pt_.prune(VirtAddr(page_round_up(grown)), VirtAddr(page_round_up(old)))) hal::flush_all();
+    uint64 new_end = page_round_up(grown);
+    if (new_end < old_end) {
+      TRY(maps_.split_at(VirtAddr(new_end)));
+      TRY(unmap_pages(new_end, old_end));
+      remove_mappings(new_end, old_end);
+    }
   }
   size_ = grown;
-  heap->end = page_round_up(grown);
   return old;
 }
+
+// ---------------------------------------------------------------- mmap
+
+Result<VirtAddr> AddressSpace::mmap(const MapRequest &req) {
+  uint64 len = req.len;
+  if (len == 0 || len % PAGE_SIZE || len >= USER_TOP) return Error::Invalid;
+  VirtAddr at;
+  if (req.fixed) {
+    at = req.addr;
+    if (!at.is_page_aligned() || at.value >= USER_TOP || len > USER_TOP - at.value) return Error::Invalid;
+    TRY(munmap(at, len)); // MAP_FIXED replaces whatever was there
+  } else {
+    // Above the break, top-down from the top of the user half.
+    VirtAddr lo(page_round_up(size_)), hi(USER_TOP);
+    at = TRY(maps_.find_free(len, lo, hi, req.addr.page_base()));
+  }
+  Mapping fields;
+  fields.start = at;
+  fields.end = at + len;
+  fields.prot = req.prot;
+  fields.max_prot = req.max_prot;
+  fields.shared = req.shared;
+  fields.kind = req.kind;
+  fields.object = req.object;
+  fields.pgoff = req.pgoff;
+  TRY(maps_.insert(fields));
+  return at;
+}
+
+Result<void> AddressSpace::munmap(VirtAddr addr, uint64 len) {
+  if (!addr.is_page_aligned() || len == 0 || addr.value >= USER_TOP || len > USER_TOP - addr.value)
+    return Error::Invalid;
+  uint64 start = addr.value, end = page_round_up(start + len);
+  TRY(maps_.split_at(VirtAddr(start)));
+  TRY(maps_.split_at(VirtAddr(end)));
+  TRY(unmap_pages(start, end));
+  remove_mappings(start, end);
+  return {};
+}
+
+Result<void> AddressSpace::mprotect(VirtAddr addr, uint64 len, uint32 p) {
+  if (!addr.is_page_aligned() || len == 0 || addr.value >= USER_TOP || len > USER_TOP - addr.value)
+    return Error::Invalid;
+  if (p & ~(prot::Read | prot::Write | prot::Exec)) return Error::Invalid;
+  uint64 start = addr.value, end = page_round_up(start + len);
+  // The whole range must be mapped, and may not gain what a mapping forbids
+  // (Write on a MAP_SHARED mapping of a file opened read-only).
+  uint64 at = start;
+  for (Mapping *m = maps_.first_ending_after(VirtAddr(start)); at < end; m = m->next) {
+    if (!m || m->start.value > at) return Error::NoMemory; // a hole (Linux: ENOMEM)
+    if (p & ~m->max_prot) return Error::Protection;
+    at = m->end.value;
+  }
+  TRY(maps_.split_at(VirtAddr(start)));
+  TRY(maps_.split_at(VirtAddr(end)));
+  TRY(unshare_tables(start, end));
+  for (Mapping *m = maps_.first_ending_after(VirtAddr(start)); m && m->start.value < end; m = m->next)
+    m->prot = p;
+  // Present pages follow the new protection. A page that keeps or gains
+  // Write is writable only if it was: a private one is marked Cow (its
+  // next store copies it or, if it is anonymous and this is its only
+  // mapping, reuses it), a shared one faults once to be made writable.
+  pt_.for_each_leaf(VirtAddr(start), VirtAddr(end), [&](VirtAddr va, Pte &pte) {
+    Mapping *m = maps_.find(va);
+    bool was_writable = pte.has(pte::Write);
+    uint64 f = pte_flags_for(p);
+    if (p & prot::Write) {
+      if (!was_writable) f = (f & ~pte::Write) | (m->shared ? 0 : pte::Cow);
+    }
+    pte = Pte::make(pte.phys(), f);
+  });
+  hal::flush_all();
+  Mapping *m = maps_.find(VirtAddr(start));
+  if (m) maps_.merge_around(m);
+  m = end < USER_TOP ? maps_.find(VirtAddr(end - PAGE_SIZE)) : nullptr;
+  if (m) maps_.merge_around(m);
+  return {};
+}
+
+// ---------------------------------------------------------------- fork
 
 namespace {
 
@@ -181,43 +343,34 @@ ShareResult make_shareable(Pte *table) {
   return {pages, (any & pte::Write) != 0};
 }
 
-// Eager fork of one leaf table: every page copied into a new frame, private
-// and (if it was writable or COW) writable in the child.
-Result<uint64> copy_table(const Pte *src, Pte *dst) {
-  uint64 want = 0;
-  for (int k = 0; k < PT_ENTRIES; k++) want += src[k].valid();
-  FrameTable::Supply supply(frames, FrameKind::User, want);
-  uint64 copied = 0;
-  for (int k = 0; k < PT_ENTRIES; k++) {
-    Pte e = src[k];
-    if (!e.valid()) continue;
-    PhysAddr pa = supply.next();
-    if (!pa.value) return Error::NoMemory; // what was copied is mapped: destroy() frees it
-    copy_page(phys_to_ptr(pa), phys_to_ptr(e.phys()));
-    uint64 flags = e.flags();
-    if (flags & pte::Cow) flags = (flags & ~pte::Cow) | pte::Write;
-    dst[k] = Pte::make(pa, flags);
-    copied++;
-  }
-  return copied;
-}
-
 } // namespace
 
+bool AddressSpace::shared_mapping_in(uint64 start, uint64 end) {
+  for (Mapping *m = maps_.first_ending_after(VirtAddr(start)); m && m->start.value < end; m = m->next)
+    if (m->shared) return true;
+  return false;
+}
+
 // fork. Walks the parent's tables one leaf table at a time. Cow modes link
-// the child to the parent's leaf tables (see page_table.h): the per-page
-// work is one scan that write-protects the table, no reference per page.
-// Eager copies every page into tables of the child's own.
+// the child to the parent's leaf tables where every mapping in their 2 MiB
+// is private (see page_table.h): the per-page work is one scan that
+// write-protects the table, no reference per page. A table that also maps
+// MAP_SHARED pages is copied entry by entry (those stay writable in both).
+// Eager copies every private page into tables of the child's own.
 Result<void> AddressSpace::clone_into(AddressSpace &child, ForkMode mode) {
-  for (int i = 0; i < MAX_REGIONS; i++) child.regions_[i] = regions_[i];
+  for (Mapping *m = maps_.first(); m; m = m->next) TRY(child.maps_.insert(*m));
   child.heap_start_ = heap_start_;
   child.size_ = size_;
+  child.has_heap_ = has_heap_;
 
+  bool cow = mode == ForkMode::Cow || mode == ForkMode::CowAhead;
   bool parent_changed = false;
   Result<void> result;
   pt_.for_each_leaf_table([&](VirtAddr base, Pte *src) {
     if (result.is_error()) return;
-    if (mode == ForkMode::Cow || mode == ForkMode::CowAhead) {
+    uint64 span_end = base.value + PT_ENTRIES * PAGE_SIZE;
+    bool has_shared = shared_mapping_in(base.value, span_end);
+    if (cow && !has_shared) {
       ShareResult r = make_shareable(src);
       parent_changed |= r.parent_changed;
       if (r.pages == 0) return;
@@ -225,18 +378,47 @@ Result<void> AddressSpace::clone_into(AddressSpace &child, ForkMode mode) {
       if (result.is_error()) return;
       Counters::bump(counters.fork_shared, r.pages);
       Counters::bump(counters.table_shares);
-    } else {
-      if (!any_valid(src)) return;
-      auto dst = child.pt_.find_or_create(base);
-      if (dst.is_error()) {
-        result = dst.error();
+      return;
+    }
+    if (!any_valid(src)) return;
+    auto dst = child.pt_.find_or_create(base);
+    if (dst.is_error()) {
+      result = dst.error();
+      return;
+    }
+    uint64 want = 0; // eager: at most one frame per page the table maps
+    if (!cow)
+      for (int k = 0; k < PT_ENTRIES; k++) want += src[k].valid();
+    FrameTable::Supply supply(frames, FrameKind::Anon, want);
+    Mapping *m = maps_.first_ending_after(base);
+    for (int k = 0; k < PT_ENTRIES; k++) {
+      Pte e = src[k];
+      if (!e.valid()) continue;
+      VirtAddr va(base.value + k * PAGE_SIZE);
+      while (m && m->end <= va) m = m->next;
+      KASSERT(m && m->contains(va));
+      if (m->shared || cow) {
+        // Shared: the same page, writable in both. Private: copy-on-write.
+        if (!m->shared && e.has(pte::Write)) {
+          src[k].raw ^= pte::Write | pte::Cow;
+          e = src[k];
+          parent_changed = true;
+        }
+        frames.ref(e.phys());
+        dst.value()[k] = e;
+        Counters::bump(counters.fork_shared);
+        continue;
+      }
+      // Eager: a copy of the page, private and (if it was writable or
+      // Cow) writable in the child.
+      PhysAddr pa = supply.next();
+      if (!pa.value) {
+        result = Error::NoMemory; // what was copied is mapped: destroy() frees it
         return;
       }
-      auto copied = copy_table(src, dst.value());
-      if (copied.is_error())
-        result = copied.error();
-      else
-        Counters::bump(counters.fork_copied, copied.value());
+      dst.value()[k] = cow_copy(e, pa);
+      if (!e.has(pte::Write) && !e.has(pte::Cow)) dst.value()[k] = Pte::make(pa, e.flags());
+      Counters::bump(counters.fork_copied);
     }
   });
   // One full flush instead of one per page: fork changed the whole parent.
@@ -245,23 +427,30 @@ Result<void> AddressSpace::clone_into(AddressSpace &child, ForkMode mode) {
   return result;
 }
 
+// ---------------------------------------------------------------- faults
+
 Result<void> AddressSpace::handle_fault(VirtAddr va, Access access) {
   if (!va.is_user()) return Error::BadAddress;
-  Region *r = find_region(va.value);
-  if (!r) return Error::BadAddress; // unmapped, the guard page, beyond the break
+  Mapping *m = maps_.find(va);
+  if (!m) return Error::BadAddress; // unmapped, the guard page, beyond the break
   uint32 need = access == Access::Write ? prot::Write : access == Access::Exec ? prot::Exec : prot::Read;
-  if (!(r->prot & need)) return Error::Protection;
+  if (!(m->prot & need)) return Error::Protection;
 
   VirtAddr page = va.page_base();
   Pte *pte = pt_.find(page);
-  if (!pte || !pte->valid()) {
-    // Demand zero: a page of an anonymous region not populated yet.
-    TRY(map_zeroed(page.value, page.value + PAGE_SIZE, r->prot));
-    return {};
-  }
+  if (!pte || !pte->valid()) return fault_in(*m, page, access);
   if (access == Access::Write && !pte->has(pte::Write)) {
+    if (m->shared) {
+      // The first store into a shared page since it was mapped: it may now
+      // differ from the file. (Fork never shares a table with shared
+      // mappings, and mapping one unshares its table: this one is ours.)
+      KASSERT(!PageTable::in_shared_leaf_table(pte));
+      if (frames.kind(pte->phys()) == FrameKind::File) set_page_dirty(pte->phys());
+      *pte = Pte::make(pte->phys(), pte->flags() | pte::Write);
+      return {};
+    }
     if (!pte->has(pte::Cow)) return Error::Protection;
-    uint64 want = 1 + (cow_ahead_ ? plan_ahead(page, *r) : 0);
+    uint64 want = 1 + (cow_ahead_ ? plan_ahead(page, *m) : 0);
     uint64 done = 1;
     if (want == 1 && !PageTable::in_shared_leaf_table(pte))
       TRY(resolve_cow(page, *pte)); // the common case: one page, in a table of our own
@@ -272,6 +461,77 @@ Result<void> AddressSpace::handle_fault(VirtAddr va, Access access) {
   }
   // The PTE already allows it: a stale translation on this hart.
   hal::flush_page(page);
+  return {};
+}
+
+// A fault on a page not present: get the page from the mapping's object (or
+// make it), copy it if this is a private write, and map it.
+Result<void> AddressSpace::fault_in(Mapping &m, VirtAddr page, Access access) {
+  uint64 index = m.page_index(page);
+  bool write = access == Access::Write;
+  PhysAddr frame;
+  uint64 flags;
+  // Private anonymous memory, and exec's bss past the file's data: demand
+  // zero. (Shared anonymous memory has an object: its pages are shared.)
+  bool zero_fill = !m.object || (m.data_end != NO_DATA_END && index * PAGE_SIZE >= m.data_end);
+  if (zero_fill) {
+    if (write) {
+      frame = TRY(frames.alloc_zeroed(FrameKind::Anon));
+      flags = pte_flags_for(m.prot);
+    } else {
+      // Never written: the shared zero frame, read-only.
+      frame = page_cache::zero_frame();
+      frames.ref(frame);
+      flags = readonly_flags(m);
+      Counters::bump(counters.zero_maps);
+    }
+  } else {
+    if (m.data_end == NO_DATA_END && index * PAGE_SIZE >= m.object->size()) return Error::BeyondEnd;
+    PhysAddr cached = TRY(m.object->get_page(index)); // held; may sleep
+    bool straddles = m.data_end != NO_DATA_END && (index + 1) * PAGE_SIZE > m.data_end;
+    if (straddles) {
+      // exec's last data page: the file's bytes past the segment must read
+      // as zeros, so this page is a private copy with its tail cleared
+      // (unless the tail already is zero: then the cached page will do).
+      uint64 keep = m.data_end - index * PAGE_SIZE;
+      const uint8 *tail = phys_to_ptr<uint8>(cached) + keep;
+      bool zero_tail = true;
+      for (uint64 i = 0; i < PAGE_SIZE - keep && zero_tail; i++) zero_tail = tail[i] == 0;
+      straddles = !zero_tail;
+    }
+    if (m.shared) {
+      frame = cached;
+      frames.hold_to_map(frame);
+      flags = pte_flags_for(m.prot);
+      if (write)
+        set_page_dirty(frame);
+      else
+        flags &= ~pte::Write; // the first store will say it dirtied the page
+    } else if (write || straddles) {
+      auto fresh = frames.alloc(FrameKind::Anon);
+      if (fresh.is_error()) {
+        frames.release(cached);
+        return fresh.error();
+      }
+      frame = fresh.value();
+      Pte copy = cow_copy(Pte::make(cached, pte_flags_for(m.prot)), frame); // the one page copy
+      frames.release(cached);
+      if (straddles) memset(phys_to_ptr<uint8>(frame) + (m.data_end - index * PAGE_SIZE), 0,
+                            PAGE_SIZE - (m.data_end - index * PAGE_SIZE));
+      flags = (m.prot & prot::Write) ? copy.flags() : pte_flags_for(m.prot);
+    } else {
+      frame = cached;
+      frames.hold_to_map(frame);
+      flags = readonly_flags(m);
+    }
+  }
+  auto slot = pt_.find_or_create(page);
+  if (slot.is_error()) {
+    frames.unref(frame);
+    return slot.error();
+  }
+  KASSERT(!slot.value()->valid());
+  *slot.value() = Pte::make(frame, flags);
   return {};
 }
 
@@ -327,8 +587,8 @@ Result<uint64> AddressSpace::copy_shared_run(VirtAddr page, uint64 n, CowCause c
   // The first page's frame, then (inside unshare) the table's: if either
   // is missing, nothing changes. The rest of the run comes lazily from the
   // supply, so it never costs the fault its memory.
-  PhysAddr head = TRY(frames.alloc(FrameKind::User));
-  FrameTable::Supply supply(frames, FrameKind::User, n - 1);
+  PhysAddr head = TRY(frames.alloc(FrameKind::Anon));
+  FrameTable::Supply supply(frames, FrameKind::Anon, n - 1);
   const uint64 first = vpn(page, 0), end = first + n;
   uint64 copied = 0;
   FrameTable::Batch batch(frames);
@@ -372,14 +632,14 @@ constexpr uint64 COW_AHEAD_MAX = 4 * PT_ENTRIES;
 constexpr uint64 COW_AHEAD_RESERVE_DIVISOR = 8;
 
 // How many pages after `page` this fault should resolve too.
-uint64 AddressSpace::plan_ahead(VirtAddr page, const Region &r) {
+uint64 AddressSpace::plan_ahead(VirtAddr page, const Mapping &m) {
   if (page.value != streak_next_) { // not a continuation: start a new streak
     window_ = 1;
     return 0;
   }
   window_ = window_ * 2 > COW_AHEAD_MAX ? COW_AHEAD_MAX : window_ * 2;
   uint64 end = page.value + (1 + window_) * PAGE_SIZE;
-  if (end > r.end) end = r.end;
+  if (end > m.end.value) end = m.end.value;
   uint64 ahead = (end - page.value) / PAGE_SIZE - 1;
   uint64 free = frames.free_count(), reserve = frames.total() / COW_AHEAD_RESERVE_DIVISOR;
   uint64 spare = free > reserve ? free - reserve : 0;
@@ -389,7 +649,7 @@ uint64 AddressSpace::plan_ahead(VirtAddr page, const Region &r) {
 // Resolve up to `pages` Cow pages from `start` on, all in one leaf table of
 // this address space's own. Returns how many were resolved.
 uint64 AddressSpace::resolve_ahead(VirtAddr start, uint64 pages) {
-  FrameTable::Supply supply(frames, FrameKind::User, pages);
+  FrameTable::Supply supply(frames, FrameKind::Anon, pages);
   Pte *p = pt_.find(start); // the run's entries are p[0..pages): one leaf table
   uint64 i = 0, copies = 0;
   for (; p && i < pages && p[i].has(pte::Valid | pte::Cow); i++) {
@@ -411,6 +671,7 @@ uint64 AddressSpace::resolve_ahead(VirtAddr start, uint64 pages) {
   return i;
 }
 
+
 Result<PhysAddr> AddressSpace::resolve(VirtAddr va, Access access) {
   uint64 need = pte::Valid | pte::User |
                 (access == Access::Write  ? pte::Write
@@ -425,11 +686,27 @@ Result<PhysAddr> AddressSpace::resolve(VirtAddr va, Access access) {
   return pte->phys() + va.page_offset();
 }
 
+AddressSpace::Residency AddressSpace::residency(const Mapping &m) const {
+  Residency r;
+  pt_.for_each_leaf(m.start, m.end, [&](VirtAddr, Pte &pte) {
+    if (!frames.contains(pte.phys())) return;
+    r.resident++;
+    bool shared = frames.refcount(pte.phys()) > 1 || PageTable::in_shared_leaf_table(&pte) ||
+                  frames.kind(pte.phys()) == FrameKind::Zero;
+    if (shared)
+      r.shared++;
+    else
+      r.private_++;
+  });
+  return r;
+}
+
 void AddressSpace::swap(AddressSpace &other) {
   std::swap(pt_, other.pt_);
-  std::swap(regions_, other.regions_);
+  maps_.swap(other.maps_);
   std::swap(heap_start_, other.heap_start_);
   std::swap(size_, other.size_);
+  std::swap(has_heap_, other.has_heap_);
   std::swap(cow_ahead_, other.cow_ahead_);
   std::swap(streak_next_, other.streak_next_);
   std::swap(window_, other.window_);

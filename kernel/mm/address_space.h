@@ -1,14 +1,18 @@
-// A user address space: a page table plus the list of regions that say what
-// may live where. Every page fault and every kernel access to user memory is
-// resolved against the regions, so a new kind of backing (lazy zero pages,
-// mapped files, swap) is a new case in one place, not a rewrite.
+// A user address space: a page table plus the mappings that say what may
+// live where (mapping.h). Every page fault and every kernel access to user
+// memory is resolved against the mappings, in one fault path:
+//
+//   find the mapping -> get the page (its object's, or anonymous zero)
+//   -> copy it if this is a private write -> map it
 //
 // Layout (xv6's): text at 0, data, one unmapped guard page, the stack, then
 // the heap from the stack's top up to size() (the "break", moved by sbrk).
+// mmap places mappings top-down from the top of the user half.
 //
 // Locking: an AddressSpace has no lock of its own. The owning process's
-// vm_lock protects it (see proc/proc.h); host tests use it single-threaded or
-// lock around it themselves.
+// vm_lock (a sleep lock: a fault may wait for the disk) protects it, its
+// page table and its mappings (see proc/proc.h, and object.h for the lock
+// order); host tests use it single-threaded or lock around it themselves.
 #pragma once
 
 #include "lib/result.h"
@@ -19,86 +23,124 @@
 
 namespace mm {
 
-enum class RegionKind : uint32 { None = 0, Text, Data, Stack, Heap };
-
-struct Region {
-  uint64 start = 0; // page aligned
-  uint64 end = 0;   // page aligned, exclusive
-  uint32 prot = 0;  // prot::Read | prot::Write | prot::Exec
-  RegionKind kind = RegionKind::None;
-
-  bool in_use() const { return kind != RegionKind::None; }
-  bool contains(uint64 va) const { return va >= start && va < end; }
-};
+// exec's and the host tests' name for the kinds of mapping.
+using RegionKind = MapKind;
 
 enum class Access { Read, Write, Exec };
 enum class ForkMode : int { Cow = 0, Eager = 1, CowAhead = 2 };
 
 class AddressSpace {
 public:
-  static constexpr int MAX_REGIONS = 8;
+  AddressSpace() = default;
+  AddressSpace(const AddressSpace &) = delete;
+  AddressSpace &operator=(const AddressSpace &) = delete;
 
   // Allocate the root page table. An AddressSpace is empty (is_null) until then.
   Result<void> init();
-  // Unmap every page (dropping one reference per frame) and free the tables.
-  // The address space must not be in use by any hart (its satp switched
-  // away): no TLB entry is flushed here.
+  // Unmap every page, write back what MAP_SHARED mappings dirtied, let go of
+  // every mapping (and so of objects and inodes: may sleep) and free the
+  // tables. The address space must not be in use by any hart (its satp
+  // switched away): no TLB entry is flushed here.
   void destroy();
   bool is_null() const { return pt_.is_null(); }
   PageTable &page_table() { return pt_; }
   const PageTable &page_table() const { return pt_; }
+  MappingSet &mappings() { return maps_; }
 
-  // Declare [start, end) with the given protection and map zeroed frames
-  // there (eagerly). The region must not overlap another.
-  Result<void> add_region(uint64 start, uint64 end, uint32 prot, RegionKind kind);
-  Region *find_region(uint64 va);
-  const Region *regions() const { return regions_; }
+  // Private anonymous memory [start, end) with frames mapped now (eagerly).
+  // Kind Heap with start == end only records where the heap starts.
+  Result<void> add_region(uint64 start, uint64 end, uint32 prot, MapKind kind);
+  // A mapping with these fields; no page is mapped until first touched.
+  Result<Mapping *> map(const Mapping &fields);
+  Mapping *find_region(uint64 va) { return maps_.find(VirtAddr(va)); }
+
+  // mmap: a mapping of len bytes (a page multiple) of `object` from page
+  // pgoff (nullptr: anonymous), placed at addr if fixed (replacing what
+  // was there) or where there is room (addr a hint). Returns its address.
+  struct MapRequest {
+    VirtAddr addr;
+    uint64 len = 0;
+    uint32 prot = 0;
+    uint32 max_prot = prot::Read | prot::Write | prot::Exec; // what mprotect may grant later
+    bool shared = false;
+    bool fixed = false;
+    VmObject *object = nullptr;
+    uint64 pgoff = 0;
+    MapKind kind = MapKind::Anon;
+  };
+  Result<VirtAddr> mmap(const MapRequest &req);
+  // munmap / mprotect of [addr, addr + len): whole pages, addr aligned. A
+  // mapping partly inside is split. mprotect needs the range fully mapped.
+  Result<void> munmap(VirtAddr addr, uint64 len);
+  Result<void> mprotect(VirtAddr addr, uint64 len, uint32 prot);
 
   // The heap: [heap_start, size). size() is xv6's p->sz.
   uint64 size() const { return size_; }
   uint64 heap_start() const { return heap_start_; }
-  void set_heap_start(uint64 va) { heap_start_ = size_ = va; }
+  void set_heap_start(uint64 va) {
+    heap_start_ = size_ = va;
+    has_heap_ = true;
+  }
   // sbrk: move the break by n bytes. Growing maps zeroed frames now
-  // (Growth::Eager) or only extends the heap region, so that each page is
-  // made on its first touch by handle_fault's demand-zero path
-  // (Growth::Lazy). Shrinking unmaps and releases. Returns the old break.
-  // Cannot shrink below heap_start; a shrink past address 0 is ignored.
+  // (Growth::Eager) or only extends the heap mapping, so that each page is
+  // made on its first touch (Growth::Lazy). Shrinking unmaps and releases.
+  // Returns the old break. Cannot shrink below heap_start; a shrink past
+  // address 0 is ignored.
   enum class Growth { Eager, Lazy };
   Result<uint64> resize_heap(long n, Growth growth = Growth::Eager);
 
-  // fork: give `child` (freshly init()ed) the same regions and contents.
-  // Cow: share every frame; writable pages lose Write in both and gain the
-  // Cow mark. Eager: copy every page now (text too, as a classic fork does).
-  // CowAhead: as Cow, and both sides resolve runs of sequential write faults
-  // ahead (see plan_ahead). On failure the child is left for the caller to
-  // destroy, and the parent is still consistent.
+  // fork: give `child` (freshly init()ed) the same mappings and contents.
+  // MAP_SHARED mappings stay shared (same frames, writable in both).
+  // Cow: private pages are shared; writable ones lose Write in both and
+  // gain the Cow mark; leaf tables whose 2 MiB hold only private mappings
+  // are shared whole. Eager: private pages are copied now. CowAhead: as Cow,
+  // and both sides resolve runs of sequential write faults ahead (see
+  // plan_ahead). On failure the child is left for the caller to destroy, and
+  // the parent is still consistent.
   Result<void> clone_into(AddressSpace &child, ForkMode mode);
 
   // Resolve a fault (or a kernel access) at va. Ok means the access may now
-  // be retried and will succeed. The single entry for copy-on-write: both the
-  // trap handler and copy-out come here.
+  // be retried and will succeed. The single entry for every fault: the trap
+  // handler and copy-out both come here. May sleep (a file page's read).
   Result<void> handle_fault(VirtAddr va, Access access);
 
   // The frame behind va, made ready for `access` (resolving COW for writes).
   Result<PhysAddr> resolve(VirtAddr va, Access access);
 
+  // Pages of [m.start, m.end) present in the page table, and of those the
+  // ones also mapped elsewhere or cached (shared) and this mapping's alone.
+  struct Residency {
+    uint64 resident = 0, shared = 0, private_ = 0;
+  };
+  Residency residency(const Mapping &m) const;
+
   // Exchange contents (exec commits its new image this way).
   void swap(AddressSpace &other);
 
 private:
+  Result<void> fault_in(Mapping &m, VirtAddr page, Access access);
   Result<void> map_zeroed(uint64 start, uint64 end, uint32 prot);
-  // Unmap the pages of a live address space and flush their translations.
+  // Unmap the pages of [start, end) of a live address space (shared leaf
+  // tables made private or let go first) and flush their translations.
+  Result<void> unmap_pages(uint64 start, uint64 end);
   void unmap_range(uint64 start, uint64 end);
   Result<void> own_leaf_tables(uint64 start, uint64 end);
+  Result<void> unshare_tables(uint64 start, uint64 end);
+  // Write back, then remove, the mappings inside [start, end) (boundaries
+  // already split there; pages already unmapped).
+  void remove_mappings(uint64 start, uint64 end);
+  bool shared_mapping_in(uint64 start, uint64 end);
+  Mapping *heap_mapping();
   Result<uint64> resolve_run(VirtAddr page, Pte *pte, uint64 want);
   Result<uint64> copy_shared_run(VirtAddr page, uint64 n, CowCause cause);
-  uint64 plan_ahead(VirtAddr page, const Region &r);
+  uint64 plan_ahead(VirtAddr page, const Mapping &m);
   uint64 resolve_ahead(VirtAddr start, uint64 pages);
 
   PageTable pt_;
-  Region regions_[MAX_REGIONS];
+  MappingSet maps_;
   uint64 heap_start_ = 0;
   uint64 size_ = 0;
+  bool has_heap_ = false; // set_heap_start was called: sbrk may move the break
   // ForkMode::CowAhead: where the next fault of a sequential run would be,
   // and how many pages the run resolves now.
   bool cow_ahead_ = false;

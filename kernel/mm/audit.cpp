@@ -25,7 +25,7 @@ struct Auditor {
   // Count the tables of one address space, and the frames mapped by each
   // leaf table the first time any address space is seen using it (a leaf
   // table shared by fork holds one reference per frame, not one per sharer).
-  void walk(const AddressSpace &as) {
+  void walk(AddressSpace &as) {
     const PageTable &pt = as.page_table();
     if (pt.is_null()) return;
     saw_table(pt.root());
@@ -40,8 +40,15 @@ struct Auditor {
           fail("user page outside the frame table", page, va);
           continue;
         }
-        if (frames.kind(page) != FrameKind::User) fail("user page not of kind User", page, va);
+        FrameKind kind = frames.kind(page);
+        if (kind != FrameKind::Anon && kind != FrameKind::File && kind != FrameKind::Zero)
+          fail("user page not of kind Anon, File or Zero", page, va);
         if (table[k].has(pte::Cow | pte::Write)) fail("copy-on-write page is writable", page, va);
+        if (kind == FrameKind::Zero && table[k].has(pte::Write)) fail("zero frame mapped writable", page, va);
+        Mapping *m = as.find_region(va.value);
+        if (!m) fail("page mapped outside every mapping", page, va);
+        if (m && !m->shared && table[k].has(pte::Write) && kind != FrameKind::Anon)
+          fail("private writable page is not anonymous", page, va);
         frames.record(page).audit_count++;
       }
     });
@@ -56,7 +63,7 @@ struct Auditor {
   }
   // Second pass: a writable mapping must be the frame's only one, and a
   // shared leaf table has no writable entry at all.
-  void check_writable(const AddressSpace &as) {
+  void check_writable(AddressSpace &as) {
     if (as.page_table().is_null()) return;
     as.page_table().for_each_leaf_table([&](VirtAddr base, Pte *table) {
       bool shared = frames.record(ptr_to_phys(table)).audit_count > 1;
@@ -65,6 +72,8 @@ struct Auditor {
         if (!table[k].valid() || !table[k].has(pte::Write) || !frames.contains(pa)) continue;
         VirtAddr va(base.value + k * PAGE_SIZE);
         if (shared) fail("writable page in a shared leaf table", pa, va);
+        Mapping *m = as.find_region(va.value);
+        if (m && m->shared) continue; // MAP_SHARED: writable wherever it is mapped
         if (frames.record(pa).audit_count > 1) fail("shared frame mapped writable", pa, va);
       }
     });
@@ -87,16 +96,28 @@ uint64 audit(AddressSpace *const *spaces, int n, AuditReport report) {
   for (uint64 i = 0; i < frames.total(); i++) {
     PhysAddr pa = frames.frame_at(i);
     Frame &f = frames.record(pa);
-    uint32 refs = f.refs.load();
+    uint64 count = f.count.load();
+    uint64 maps = count & MAPS_MASK, holds = count >> 32;
     switch (f.kind.load()) {
     case FrameKind::Free:
-      if (refs != 0 || f.audit_count != 0) a.fail("free frame still referenced", pa);
+      if (count != 0 || f.audit_count != 0) a.fail("free frame still referenced", pa);
       break;
-    case FrameKind::User:
+    case FrameKind::Anon:
+      if (maps != f.audit_count) a.fail("reference count differs from mappings", pa);
+      if (holds != 0) a.fail("anonymous frame held outside page tables", pa);
+      break;
     case FrameKind::PageTable:
-      if (refs != f.audit_count) a.fail("reference count differs from mappings", pa);
+      if (count != f.audit_count) a.fail("reference count differs from mappings", pa);
       break;
-    case FrameKind::Kernel: break; // held by kernel objects (pipes, disk rings): not page tables
+    case FrameKind::File:
+      if (maps != f.audit_count) a.fail("file page's maps differ from mappings", pa);
+      if ((f.flags.load() & page_flag::Cached) && holds == 0) a.fail("cached page not held by the cache", pa);
+      break;
+    case FrameKind::Zero:
+      if (maps != f.audit_count) a.fail("zero frame's maps differ from mappings", pa);
+      if (holds == 0) a.fail("zero frame not held", pa);
+      break;
+    case FrameKind::Kernel: break; // held by kernel objects (pipes, disk rings, slabs): not page tables
     }
   }
   if (frames.count_free_lists() != frames.free_count())

@@ -6,10 +6,16 @@
 namespace mm {
 
 // Check, frame by frame, that:
-//  - every User frame's reference count equals the number of leaf PTEs that
-//    map it in `spaces`, and every PageTable frame is referenced once;
-//  - no PTE is both writable and marked copy-on-write;
-//  - no frame mapped writable is mapped anywhere else (refs == 1);
+//  - every Anon, File and Zero frame's maps equal the number of leaf PTEs
+//    that map it in `spaces` (a shared leaf table counting once); an Anon
+//    frame has no holds; a cached File frame and the zero frame have at
+//    least one (the cache's, the kernel's); every PageTable frame is
+//    referenced once per table pointing at it;
+//  - every present user page lies inside a mapping of its address space;
+//  - no PTE is both writable and marked copy-on-write; the zero frame is
+//    never writable; a private writable page is an Anon frame;
+//  - no frame mapped writable by a private mapping is mapped anywhere else,
+//    and no shared leaf table has a writable entry;
 //  - free frames have no references and no mappings, and the free lists
 //    hold exactly free_count() frames (Kernel frames are not checked: their
 //    holders are kernel objects, not page tables);

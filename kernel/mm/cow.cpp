@@ -5,7 +5,10 @@
 //   refs > 1: copy the 4 KiB into a new frame, map the copy writable, drop
 //             one reference to the old frame (the others still map it);
 //   refs == 1: nobody else maps it any more (the others copied or exited),
-//             so the page just becomes writable again: no copy.
+//             so the page just becomes writable again: no copy. Only for
+//             anonymous frames: a file page (private mapping of a file) is
+//             always copied, since the page cache holds it too, and the
+//             zero frame is never written.
 // The order matters on many harts: the old frame is unreferenced only after
 // the copy is complete, so a sharer that sees refs == 1 and starts writing
 // can never race with our read of the frame.
@@ -24,7 +27,9 @@ Result<CowOutcome> resolve_cow(VirtAddr va, Pte &pte, CowCause cause, PhysAddr s
   PhysAddr old = pte.phys();
   uint64 flags = (pte.flags() & ~pte::Cow) | pte::Write;
 
-  if (frames.refcount(old) == 1) {
+  // Reuse only anonymous memory this mapping alone holds: a file page is
+  // also the cache's (and the file's), the zero frame everybody's.
+  if (frames.kind(old) == FrameKind::Anon && frames.refcount(old) == 1) {
     // Same frame, more permission: no flush. A stale read-only translation
     // can at worst cause one more (spurious) store fault, which
     // handle_fault recognises and answers with a flush of this page.
@@ -34,7 +39,7 @@ Result<CowOutcome> resolve_cow(VirtAddr va, Pte &pte, CowCause cause, PhysAddr s
   }
 
   PhysAddr copy = spare;
-  if (!copy.value) copy = TRY(frames.alloc(FrameKind::User));
+  if (!copy.value) copy = TRY(frames.alloc(FrameKind::Anon));
   pte = cow_copy(pte, copy);
   if (fault) hal::flush_page(va); // a stale translation would read the old frame
   frames.unref(old);

@@ -65,7 +65,15 @@ uint64 FrameTable::alloc_many(FrameKind kind, PhysAddr *out, uint64 n) {
       break;
     }
   }
+  uint64 got = take_free(kind, out, n);
+  // Out of free frames: let the page cache give back clean pages it alone
+  // holds, then take again.
+  if (got < n && reclaimer_ && reclaimer_(n - got) > 0) got += take_free(kind, out + got, n - got);
+  Counters::bump(counters.frames_allocated, got);
+  return got;
+}
 
+uint64 FrameTable::take_free(FrameKind kind, PhysAddr *out, uint64 n) {
   uint64 got = 0;
   cpu::push_off();
   int me = cpu::id();
@@ -80,9 +88,11 @@ uint64 FrameTable::alloc_many(FrameKind kind, PhysAddr *out, uint64 n) {
       l.head = f.next_free;
       // Still under the list lock, so that an audit holding every list
       // lock sees each frame either free and listed or allocated and owned.
-      KASSERT(f.refs.load(std::memory_order_relaxed) == 0);
+      KASSERT(f.count.load(std::memory_order_relaxed) == 0);
       f.kind.store(kind, std::memory_order_relaxed);
-      f.refs.store(1, std::memory_order_relaxed);
+      f.flags.store(0, std::memory_order_relaxed);
+      f.object.store(nullptr, std::memory_order_relaxed);
+      f.count.store(1, std::memory_order_relaxed);
       out[got++] = frame_at(index);
       taken++;
     }
@@ -90,7 +100,6 @@ uint64 FrameTable::alloc_many(FrameKind kind, PhysAddr *out, uint64 n) {
     nfree_.fetch_sub(taken, std::memory_order_relaxed);
   }
   cpu::pop_off();
-  Counters::bump(counters.frames_allocated, got);
   return got;
 }
 
@@ -101,7 +110,7 @@ Result<PhysAddr> FrameTable::alloc_zeroed(FrameKind kind) {
 }
 
 // The slow half of unref(): the last reference went (or there was none).
-void FrameTable::last_unref(PhysAddr pa, uint32 before) {
+void FrameTable::last_unref(PhysAddr pa, uint64 before) {
   KASSERT(contains(pa));
   if (before == 0) panic("unref: frame %p is already free", reinterpret_cast<void *>(pa.value));
   push_free(static_cast<uint32>(index_of(pa)));

@@ -1,15 +1,27 @@
 // The frame table: one record per 4 KiB physical frame.
 //
+// A frame's count has two halves, kept in one 64-bit atomic so that exactly
+// one releaser sees the whole count reach zero:
+//   maps  (low 32 bits)  leaf page-table entries that map the frame, over all
+//                        address spaces, a leaf table shared by fork counting
+//                        once; for a PageTable frame, the entries (or roots)
+//                        that point at the table
+//   holds (high 32 bits) every other holder: the page cache's own hold on a
+//                        cached page, a kernel user's temporary hold (read()
+//                        copying out of a cached page), the zero frame's
+//                        permanent hold
+// The frame is free again when both are zero.
+//
 // Invariants (checked by vmaudit):
-//  - A free frame has refs == 0 and sits on exactly one free list.
-//  - An allocated frame has refs >= 1. For a User frame, refs equals the
-//    number of leaf PTEs that map it, over all address spaces. A PageTable
-//    frame is referenced by exactly one parent entry (or is a root).
+//  - A free frame has count 0 and sits on exactly one free list.
+//  - Anon, File and Zero frames: maps equals the leaf entries that map them.
+//  - A File frame in the page cache (PageFlag::Cached) has holds >= 1.
+//  - A PageTable frame is referenced by exactly one parent entry per sharer.
 //  - free_count() equals the number of frames on the free lists.
 //
-// Reference counts are per-frame atomics, so sharing and unsharing a frame
-// takes no lock. Free frames live on one list per hart, each with its own
-// lock; a hart whose list runs dry steals from the others. No global lock.
+// Counts are per-frame atomics, so sharing and unsharing a frame takes no
+// lock. Free frames live on one list per hart, each with its own lock; a
+// hart whose list runs dry steals from the others. No global lock.
 #pragma once
 
 #include <atomic>
@@ -22,18 +34,38 @@
 
 namespace mm {
 
+class VmObject;
+
 enum class FrameKind : uint32 {
   Free = 0,
-  Kernel,    // kernel data: pipe buffers, disk rings, ...
+  Kernel,    // kernel data: pipe buffers, disk rings, slab objects, ...
   PageTable, // a page of a page table
-  User,      // user memory, mapped by one or more PTEs
+  Anon,      // private anonymous memory (heap, stack, bss, private copies)
+  File,      // a page of a memory object (an inode's, or shared anonymous)
+  Zero,      // the one shared zero frame: never written, never freed
 };
 
+// Flags of a File frame (Frame::flags).
+namespace page_flag {
+constexpr uint32 Cached = 1u << 0; // in the page cache's hash (object, index)
+constexpr uint32 Busy = 1u << 1;   // being read from disk: wait before use
+constexpr uint32 Dirty = 1u << 2;  // newer than the disk (a MAP_SHARED store)
+constexpr uint32 Error = 1u << 3;  // the read failed
+} // namespace page_flag
+
+constexpr uint64 HOLD = 1UL << 32; // one hold, in Frame::count
+constexpr uint64 MAPS_MASK = HOLD - 1;
+
 struct Frame {
-  std::atomic<uint32> refs{0};
+  std::atomic<uint64> count{0}; // maps | holds << 32 (see above)
   std::atomic<FrameKind> kind{FrameKind::Free};
-  uint32 next_free = 0;   // index of the next free frame (free frames only)
+  uint32 next_free = 0;   // free frames: the next free frame; cached pages: the next in the hash chain
   uint32 audit_count = 0; // scratch for vmaudit: mappings seen
+  std::atomic<uint32> flags{0}; // page_flag:: bits (File frames)
+  // File frames: whose page, and which. Changed under the page-cache bucket
+  // lock; atomic because reclaim takes a first look without it.
+  std::atomic<uint32> index{0};
+  std::atomic<VmObject *> object{nullptr};
 };
 
 class FrameTable {
@@ -51,27 +83,40 @@ public:
   // for the lot, for loops that need many frames (eager fork, copy-ahead).
   uint64 alloc_many(FrameKind kind, PhysAddr *out, uint64 n);
 
-  // One more holder. Inline: fork calls it once per shared page.
-  void ref(PhysAddr pa) { frames_[index_of(pa)].refs.fetch_add(1, std::memory_order_relaxed); }
-  // One holder fewer; frees the frame at zero. acq_rel: everything the other
-  // holders did to the frame happens before it is reused by the next owner.
+  // One more mapping. Inline: fork calls it once per shared page.
+  void ref(PhysAddr pa) { frames_[index_of(pa)].count.fetch_add(1, std::memory_order_relaxed); }
+  // One mapping fewer; frees the frame when nothing holds it any more.
+  // acq_rel: everything the other holders did to the frame happens before it
+  // is reused by the next owner.
   void unref(PhysAddr pa) {
-    uint32 before = frames_[index_of(pa)].refs.fetch_sub(1, std::memory_order_acq_rel);
+    uint64 before = frames_[index_of(pa)].count.fetch_sub(1, std::memory_order_acq_rel);
     if (before <= 1) last_unref(pa, before);
   }
+  // A hold (see above), and its release.
+  void hold(PhysAddr pa) { frames_[index_of(pa)].count.fetch_add(HOLD, std::memory_order_relaxed); }
+  void release(PhysAddr pa) {
+    uint64 before = frames_[index_of(pa)].count.fetch_sub(HOLD, std::memory_order_acq_rel);
+    if (before <= HOLD) last_unref(pa, before == HOLD ? 1 : 0);
+  }
+  // A hold becomes a mapping (the fault path maps a page it was handed held).
+  void hold_to_map(PhysAddr pa) { frames_[index_of(pa)].count.fetch_sub(HOLD - 1, std::memory_order_relaxed); }
   // unref() for a frame whose contents hold references of their own (a leaf
   // page table shared by several address spaces): when this was the last
   // reference, before_free(pa) runs first, while the frame is still intact.
   template <typename F> void unref(PhysAddr pa, F &&before_free) {
-    uint32 before = frames_[index_of(pa)].refs.fetch_sub(1, std::memory_order_acq_rel);
+    uint64 before = frames_[index_of(pa)].count.fetch_sub(1, std::memory_order_acq_rel);
     if (before > 1) return;
     if (before == 1) before_free(pa);
     last_unref(pa, before);
   }
-  // Inline: every COW fault asks it once or twice.
-  uint32 refcount(PhysAddr pa) const {
+  // All holders, mappings and holds. Inline: every COW fault asks it.
+  uint64 refcount(PhysAddr pa) const {
     KASSERT(contains(pa));
-    return frames_[index_of(pa)].refs.load(std::memory_order_acquire);
+    uint64 c = frames_[index_of(pa)].count.load(std::memory_order_acquire);
+    return (c & MAPS_MASK) + (c >> 32);
+  }
+  uint32 mapcount(PhysAddr pa) const {
+    return static_cast<uint32>(frames_[index_of(pa)].count.load(std::memory_order_acquire) & MAPS_MASK);
   }
 
   // For loops that touch every page of an address space (fork, exit): the
@@ -81,9 +126,9 @@ public:
   public:
     explicit Batch(FrameTable &t)
         : table_(t), records_(t.frames_), first_ppn_(t.first_.value >> PAGE_SHIFT) {}
-    void ref(PhysAddr pa) { record(pa).refs.fetch_add(1, std::memory_order_relaxed); }
+    void ref(PhysAddr pa) { record(pa).count.fetch_add(1, std::memory_order_relaxed); }
     void unref(PhysAddr pa) {
-      uint32 before = record(pa).refs.fetch_sub(1, std::memory_order_acq_rel);
+      uint64 before = record(pa).count.fetch_sub(1, std::memory_order_acq_rel);
       if (before <= 1) table_.last_unref(pa, before);
     }
 
@@ -141,6 +186,13 @@ public:
   uint64 index_of(PhysAddr pa) const { return (pa.value - first_.value) >> PAGE_SHIFT; }
   PhysAddr frame_at(uint64 index) const { return first_ + (index << PAGE_SHIFT); }
 
+  // Called when the free lists run dry, before alloc() gives up: frees up to
+  // `want` frames that only a cache holds (the page cache's clean pages) and
+  // returns how many. Must not sleep, allocate, or take a lock that is held
+  // around an allocation.
+  using Reclaimer = uint64 (*)(uint64 want);
+  void set_reclaimer(Reclaimer r) { reclaimer_ = r; }
+
   // Test hook: make alloc() fail once `n` more allocations have succeeded
   // (n < 0: never). Lets tests drive out-of-memory paths deterministically.
   void fail_after(long n) { fail_after_.store(n); }
@@ -155,8 +207,9 @@ public:
 
 private:
   Frame &frame(PhysAddr pa) const;
-  void last_unref(PhysAddr pa, uint32 before);
+  void last_unref(PhysAddr pa, uint64 before);
   void push_free(uint32 index);
+  uint64 take_free(FrameKind kind, PhysAddr *out, uint64 n);
 
   static constexpr uint32 kNone = 0xffffffff;
   struct alignas(64) FreeList {
@@ -170,6 +223,7 @@ private:
   PhysAddr first_, end_;
   std::atomic<uint64> nfree_{0};
   std::atomic<long> fail_after_{-1};
+  Reclaimer reclaimer_ = nullptr;
   FreeList lists_[NCPU];
 };
 

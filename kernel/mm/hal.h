@@ -3,6 +3,7 @@
 // them with sfence.vma (arch/riscv/cpu.cpp); host tests count the calls.
 #pragma once
 
+#include "lib/spinlock.h"
 #include "mm/addr.h"
 
 namespace mm::hal {
@@ -12,5 +13,11 @@ namespace mm::hal {
 void flush_page(VirtAddr va);
 // Many PTEs changed (fork write-protects the whole parent): drop them all.
 void flush_all();
+
+// Waiting for a page under I/O: give up `lk` and sleep until wake(chan), then
+// take `lk` again (the kernel's sleep/wakeup). Callers loop on their
+// condition: a wake-up may be spurious. Host tests yield instead.
+void sleep(void *chan, Spinlock &lk);
+void wake(void *chan);
 
 } // namespace mm::hal

@@ -30,6 +30,7 @@
 namespace mm {
 
 class VmObject;
+class SlabCache;
 
 namespace prot {
 constexpr uint32 Read = 1;
@@ -52,6 +53,10 @@ struct Mapping {
   uint64 pgoff = 0;
   uint64 data_end = NO_DATA_END;
   bool denies_write = false; // exec's text/data: the file cannot be opened for writing
+  // The most mprotect may grant: a MAP_SHARED mapping of a file opened
+  // read-only may never become writable.
+  uint32 max_prot = prot::Read | prot::Write | prot::Exec;
+  char name[16] = {}; // the file's last path element, for pmap ("" if none)
 
   // The sorted list (MappingSet's).
   Mapping *prev = nullptr, *next = nullptr;
@@ -69,6 +74,9 @@ void vm_object_unref(VmObject *o);
 // exec's text and data mappings keep their file from being written.
 void vm_object_deny_write(VmObject *o, int delta);
 
+// The slab cache every Mapping comes from (for statistics and host tests).
+SlabCache &mapping_cache();
+
 class MappingSet {
 public:
   MappingSet() = default;
@@ -85,7 +93,9 @@ public:
 
   // A new mapping with these fields (the object gains a reference, and a
   // deny-write if set), inserted in order. Fails with Invalid if it overlaps
-  // an existing mapping or is malformed, NoMemory if no slab object is left.
+  // an existing mapping or is malformed (start < end, both page aligned, end
+  // <= USER_TOP; denies_write needs an object), NoMemory if no slab object
+  // is left.
   Result<Mapping *> insert(const Mapping &fields);
 
   // Make `at` a boundary: a mapping that contains `at` with start < at is
@@ -101,12 +111,16 @@ public:
   // Join m with its neighbours where they continue it exactly (adjacent,
   // same prot, shared, kind, object, data_end and deny-write, and pgoff
   // continuing), so mprotect back and forth does not fragment the set.
+  // pgoff must continue only when there is an object: private anonymous
+  // memory has no pages to line up. The lowest of the joined mappings
+  // survives; m itself may be freed (look the address up again).
   void merge_around(Mapping *m);
 
   // A free range of len bytes (page multiple) inside [lo, hi), highest
   // first (mmap without MAP_FIXED places mappings top-down), or NoMemory.
   // `hint`, if page aligned and the range [hint, hint + len) is free and
-  // inside [lo, hi), is returned as it is.
+  // inside [lo, hi), is returned as it is; a hint of 0 means none. lo and
+  // hi shrink to whole pages, hi to USER_TOP at most.
   Result<VirtAddr> find_free(uint64 len, VirtAddr lo, VirtAddr hi, VirtAddr hint) const;
 
   // Remove every mapping (exit, exec): the caller has unmapped the pages.
@@ -122,7 +136,11 @@ public:
   }
 
 private:
+  Mapping *last_starting_at_or_below(VirtAddr va) const;
+  void link_after(Mapping *prev, Mapping *m);
+
   Mapping *head_ = nullptr;
+  Mapping *tail_ = nullptr; // last mapping (find_free starts at the top)
   Mapping *hint_ = nullptr; // last find() answer, or nullptr
   uint64 count_ = 0;
 };

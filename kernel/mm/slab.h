@@ -36,6 +36,9 @@ public:
   uint64 in_use() const;      // objects allocated and not yet freed
   uint64 frames_held() const; // frames the cache holds now
 
+  // Objects in one frame (after its header).
+  uint64 per_frame() const { return per_frame_; }
+
   // Host tests: forget every frame (the frame table was re-initialised).
   void reset_for_tests();
 
@@ -53,6 +56,8 @@ private:
 
 // Typed front end: construct and destroy T objects in a SlabCache.
 template <typename T> class Slab {
+  static_assert(alignof(T) <= 16, "slab objects are 16-byte aligned");
+
 public:
   explicit Slab(const char *name) : cache_(name, sizeof(T)) {}
   template <typename... Args> Result<T *> make(Args &&...args) {

@@ -17,6 +17,14 @@ struct Counters {
   std::atomic<uint64> frames_allocated{0};
   std::atomic<uint64> table_shares{0}; // leaf tables fork shared instead of copying their entries
   std::atomic<uint64> table_copies{0}; // shared leaf tables copied for a change (find_or_create)
+  // The page cache (object.cpp); the first two are gauges, not totals.
+  std::atomic<uint64> cache_pages{0};
+  std::atomic<uint64> cache_dirty{0};
+  std::atomic<uint64> cache_hits{0};
+  std::atomic<uint64> cache_misses{0};
+  std::atomic<uint64> cache_writebacks{0};
+  std::atomic<uint64> cache_dropped{0};
+  std::atomic<uint64> zero_maps{0}; // loads served by mapping the zero frame
 
   static void bump(std::atomic<uint64> &c, uint64 n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
 };

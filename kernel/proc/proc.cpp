@@ -53,12 +53,10 @@ ProcState peek_state(Proc &p) { return std::atomic_ref<ProcState>(p.state).load(
 uint64 kernel_satp() { return mm::PageTable(mm::PageTable::kernel_root()).satp(); }
 
 // Release everything a dead process still holds. p->lock must be held.
+// Its address spaces are already empty: exit() (or fork's failure path)
+// destroyed them, outside every spinlock, since that may sleep.
 void freeproc(Proc *p) {
-  {
-    SpinGuard g(p->vm_lock);
-    p->as.destroy();
-    p->exec_as.destroy();
-  }
+  KASSERT(p->as.is_null() && p->exec_as.is_null());
   p->pid = 0;
   p->parent = nullptr;
   p->name[0] = 0;
@@ -80,16 +78,6 @@ Proc *allocproc() {
     }
     p.pid = alloc_pid();
     p.state = ProcState::Used;
-    Result<void> r;
-    {
-      SpinGuard g(p.vm_lock);
-      r = p.as.init();
-    }
-    if (r.is_error()) {
-      freeproc(&p);
-      p.lock.unlock();
-      return nullptr;
-    }
     p.trapframe = TrapFrame{};
     p.context = Context{};
     p.context.ra = reinterpret_cast<uint64>(forkret_entry);
@@ -152,9 +140,26 @@ void procinit() {
   for (int i = 0; i < NPROC; i++) procs[i].kstack = kstacks[i];
 }
 
+// A Used slot's address space: init() under its vm_lock, with no spinlock
+// held (the audit may hold the sleep lock). On failure the slot is freed.
+bool init_as(Proc *p) {
+  Result<void> r;
+  {
+    SleepGuard g(p->vm_lock);
+    r = p->as.init();
+  }
+  if (r.ok()) return true;
+  SpinGuard g(p->lock);
+  freeproc(p);
+  return false;
+}
+
 void userinit() {
   Proc *p = allocproc();
   if (!p) panic("userinit: no process");
+  p->lock.unlock(); // Used: nobody else takes the slot or runs it
+  if (!init_as(p)) panic("userinit: no memory");
+  p->lock.lock();
   initproc = p;
   safestrcpy(p->name, "init", sizeof p->name);
   p->state = ProcState::Runnable;
@@ -165,15 +170,19 @@ int fork() {
   Proc *p = myproc();
   Proc *np = allocproc();
   if (!np) return -1;
+  np->lock.unlock(); // Used: nobody else takes the slot or runs it
+  if (!init_as(np)) return -1;
 
   // Both address spaces are locked, in proc-table order (see vm_lock).
   Result<void> r;
   {
     Proc *first = p < np ? p : np, *second = p < np ? np : p;
-    SpinGuard g1(first->vm_lock);
-    SpinGuard g2(second->vm_lock);
+    SleepGuard g1(first->vm_lock);
+    SleepGuard g2(second->vm_lock);
     r = p->as.clone_into(np->as, fork_mode);
+    if (r.is_error()) np->as.destroy(); // may sleep: no spinlock held
   }
+  np->lock.lock();
   if (r.is_error()) {
     freeproc(np);
     np->lock.unlock();
@@ -218,10 +227,10 @@ void exit(int status) {
   // Give the user memory back now, not when the parent waits: leave the
   // process's page table first (the kernel half is the same everywhere).
   {
-    SpinGuard g(p->vm_lock);
+    SleepGuard g(p->vm_lock);
     csr_write(satp, kernel_satp());
     riscv::flush_all();
-    p->as.destroy();
+    p->as.destroy(); // may sleep: dirty shared pages go back to their files
   }
 
   wait_lock.lock();
@@ -237,21 +246,35 @@ void exit(int status) {
 
 int wait(uint64 status_addr) {
   Proc *p = myproc();
-  SpinGuard g(wait_lock);
+  wait_lock.lock();
   for (;;) {
     bool have_kids = false;
+    Proc *zombie = nullptr;
     for (Proc &pp : procs) {
       if (pp.parent != p) continue;
       SpinGuard pg(pp.lock);
       have_kids = true;
       if (pp.state == ProcState::Zombie) {
-        int pid = pp.pid;
-        if (status_addr != 0 && copyout(p, status_addr, &pp.xstate, sizeof pp.xstate) < 0) return -1;
-        freeproc(&pp);
-        return pid;
+        zombie = &pp;
+        break;
       }
     }
-    if (!have_kids || killed(p)) return -1;
+    if (zombie) {
+      int pid = zombie->pid, xstate = zombie->xstate;
+      wait_lock.unlock();
+      // copyout may sleep (the address space's lock, a fault), so not under
+      // a spinlock. The zombie stays ours meanwhile: only its parent reaps
+      // it, and we are not exiting. On a bad address it stays a zombie.
+      if (status_addr != 0 && copyout(p, status_addr, &xstate, sizeof xstate) < 0) return -1;
+      SpinGuard wg(wait_lock);
+      SpinGuard zg(zombie->lock);
+      freeproc(zombie);
+      return pid;
+    }
+    if (!have_kids || killed(p)) {
+      wait_lock.unlock();
+      return -1;
+    }
     sleep(p, wait_lock);
   }
 }
@@ -356,7 +379,7 @@ bool killed(Proc *p) { return std::atomic_ref<bool>(p->killed).load(std::memory_
 
 int grow_proc(long n, bool lazy, uint64 *old_break) {
   Proc *p = myproc();
-  SpinGuard g(p->vm_lock);
+  SleepGuard g(p->vm_lock);
   auto r = p->as.resize_heap(n, lazy ? mm::AddressSpace::Growth::Lazy : mm::AddressSpace::Growth::Eager);
   if (r.is_error()) return -1;
   *old_break = r.value();
@@ -364,17 +387,17 @@ int grow_proc(long n, bool lazy, uint64 *old_break) {
 }
 
 int copyout(Proc *p, uint64 dstva, const void *src, uint64 len) {
-  SpinGuard g(p->vm_lock);
+  SleepGuard g(p->vm_lock);
   return mm::copy_to_user(p->as, mm::VirtAddr(dstva), src, len).ok() ? 0 : -1;
 }
 
 int copyin(Proc *p, void *dst, uint64 srcva, uint64 len) {
-  SpinGuard g(p->vm_lock);
+  SleepGuard g(p->vm_lock);
   return mm::copy_from_user(p->as, dst, mm::VirtAddr(srcva), len).ok() ? 0 : -1;
 }
 
 int copyinstr(Proc *p, char *dst, uint64 srcva, uint64 max) {
-  SpinGuard g(p->vm_lock);
+  SleepGuard g(p->vm_lock);
   return mm::copy_string_from_user(p->as, dst, mm::VirtAddr(srcva), max).ok() ? 0 : -1;
 }
 

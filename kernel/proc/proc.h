@@ -5,6 +5,7 @@
 #include "lib/spinlock.h"
 #include "lib/types.h"
 #include "mm/address_space.h"
+#include "proc/sleeplock.h"
 
 struct File;
 struct Inode;
@@ -59,10 +60,19 @@ struct Proc {
   Inode *cwd = nullptr;
   char name[16] = {};
 
-  // vm_lock protects `as` and `exec_as`: taken by this process when it
-  // changes its own mappings (faults, sbrk, exec, exit) and by fork and the
-  // audit, which take several in proc-table order. Never held while sleeping.
-  Spinlock vm_lock{"vm"};
+  // vm_lock protects `as` and `exec_as` (page tables and mappings): taken
+  // by this process when it changes its own mappings (faults, sbrk, mmap,
+  // exec, exit) and by fork and the audit, which take several in proc-table
+  // order. A sleep lock: a fault may wait for the disk while holding it.
+  //
+  // Lock order, outermost first (the one place it is written down):
+  //   vm_lock (in proc-table order when several)
+  //   -> begin_op (a log transaction) -> inode sleep locks -> buffer locks
+  //   -> page-cache bucket spinlocks (mm/object.h) -> frame free lists
+  // Never the other way: read() and write() do not hold an inode lock while
+  // they touch user memory, exec drops its inode lock before it builds the
+  // new address space, and no spinlock is held while taking vm_lock.
+  Sleeplock vm_lock{"vm"};
   mm::AddressSpace as;
   mm::AddressSpace exec_as; // the image exec is building, until it commits
 };

@@ -9,6 +9,9 @@ public:
   explicit constexpr Sleeplock(const char *name = "sleeplock") : name_(name) {}
   void acquire();
   void release();
+  // The names SpinGuard-style code uses, so either lock fits a template.
+  void lock() { acquire(); }
+  void unlock() { release(); }
   bool holding(); // held by the current process?
 
 private:

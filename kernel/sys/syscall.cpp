@@ -61,11 +61,15 @@ constexpr Handler table[] = {
     sys_vmaudit,  // 23
     sys_forkmode, // 24
     sys_shutdown, // 25
+    sys_mmap,     // 26
+    sys_munmap,   // 27
+    sys_mprotect, // 28
+    sys_vmmap,    // 29
 };
 // One entry per number of include/kernel/syscall.h. (That header is not
 // included here: libstdc++'s <atomic> pulls in glibc's <syscall.h>, whose
 // Linux SYS_* macros would silently replace ours.)
-static_assert(sizeof table / sizeof table[0] == 26);
+static_assert(sizeof table / sizeof table[0] == 30);
 
 } // namespace
 

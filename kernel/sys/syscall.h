@@ -29,6 +29,7 @@ uint64 sys_memstat();
 uint64 sys_vmaudit();
 uint64 sys_forkmode();
 uint64 sys_shutdown();
+uint64 sys_vmmap();
 // sys/sysfile.cpp
 uint64 sys_pipe();
 uint64 sys_read();
@@ -43,3 +44,6 @@ uint64 sys_mknod();
 uint64 sys_unlink();
 uint64 sys_link();
 uint64 sys_mkdir();
+uint64 sys_mmap();
+uint64 sys_munmap();
+uint64 sys_mprotect();

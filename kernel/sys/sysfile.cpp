@@ -14,6 +14,7 @@
 #include "lib/string.h"
 #include "mm/addr.h"
 #include "mm/frame.h"
+#include "mm/object.h"
 #include "proc/proc.h"
 #include "sys/syscall.h"
 
@@ -63,6 +64,10 @@ Inode *create(const char *path, short type, short major, short minor) {
   Inode *dp = nameiparent(path, name);
   if (dp == nullptr) return nullptr;
   ilock(dp);
+  if (dp->nlink == 0) { // removed (a process's cwd): nothing can be created in it
+    iunlockput(dp);
+    return nullptr;
+  }
 
   if (Inode *ip = dirlookup(dp, name, nullptr)) {
     iunlockput(dp);
@@ -271,6 +276,13 @@ uint64 sys_unlink() {
 
   ip->nlink--;
   iupdate(ip);
+  if (ip->type == T_DIR) {
+    // The directory may live on as some process's cwd. Empty it now, as
+    // Linux does: its "." and ".." go (the parent no longer counts the
+    // ".." link, and may itself be removed and reused), so it reads as
+    // empty and path lookups in it find nothing but "." (namex).
+    itrunc(ip);
+  }
   iunlockput(ip); // frees the inode if nothing else names or holds it
   end_op();
   return 0;
@@ -308,6 +320,14 @@ uint64 sys_open() {
     end_op();
     return ERR;
   }
+  // A program some process is running cannot be written or truncated
+  // (Linux's ETXTBSY): its pages are mapped as text and data.
+  bool writes = (omode & (O_WRONLY | O_RDWR)) || (omode & O_TRUNC);
+  if (ip->type == T_FILE && writes && ip->object.deny_write.load() > 0) {
+    iunlockput(ip);
+    end_op();
+    return ERR;
+  }
 
   File *f = filealloc();
   int fd = f ? fdalloc(f) : -1;
@@ -326,6 +346,12 @@ uint64 sys_open() {
     f->off = 0;
   }
   f->ip = ip;
+  {
+    const char *last = path;
+    for (const char *c = path; *c; c++)
+      if (*c == '/') last = c + 1;
+    safestrcpy(f->name, last, sizeof f->name);
+  }
   f->readable = !(omode & O_WRONLY);
   f->writable = (omode & O_WRONLY) || (omode & O_RDWR);
 
@@ -413,4 +439,102 @@ uint64 sys_pipe() {
     return ERR;
   }
   return 0;
+}
+
+// ---------------------------------------------------------------- mmap
+
+namespace {
+
+uint32 mm_prot(int prot) {
+  uint32 p = 0;
+  if (prot & PROT_READ) p |= mm::prot::Read;
+  if (prot & PROT_WRITE) p |= mm::prot::Write;
+  if (prot & PROT_EXEC) p |= mm::prot::Exec;
+  return p;
+}
+
+// [addr, addr + len) as munmap and mprotect take it: addr page aligned, len
+// not 0, rounded up to pages, all below MAXVA.
+bool user_range(uint64 addr, uint64 len, uint64 *rounded) {
+  if (addr % mm::PAGE_SIZE || len == 0 || len >= mm::USER_TOP || addr >= mm::USER_TOP) return false;
+  *rounded = mm::page_round_up(len);
+  return *rounded <= mm::USER_TOP - addr;
+}
+
+} // namespace
+
+// void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+uint64 sys_mmap() {
+  uint64 addr = argaddr(0), len = argaddr(1);
+  int prot = argint(2), flags = argint(3);
+  long off = static_cast<long>(argaddr(5));
+  bool shared = flags & MAP_SHARED;
+  if (!(flags & (MAP_SHARED | MAP_PRIVATE))) return ERR; // (both: Linux's MAP_SHARED_VALIDATE)
+  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) return ERR;
+  if (len == 0 || len >= mm::USER_TOP) return ERR;
+  len = mm::page_round_up(len);
+  if ((flags & MAP_FIXED) && (addr % mm::PAGE_SIZE || addr >= mm::USER_TOP || len > mm::USER_TOP - addr))
+    return ERR;
+
+  mm::AddressSpace::MapRequest req;
+  req.addr = mm::VirtAddr(addr);
+  req.len = len;
+  req.prot = mm_prot(prot);
+  req.shared = shared;
+  req.fixed = flags & MAP_FIXED;
+  const char *name = "";
+  if (flags & MAP_ANONYMOUS) {
+    req.kind = mm::MapKind::Anon;
+    if (shared) { // shared with children after fork: pages need an object
+      auto o = mm::VmObject::create_anonymous();
+      if (o.is_error()) return ERR;
+      req.object = o.value();
+    }
+  } else {
+    if (off < 0 || off % static_cast<long>(mm::PAGE_SIZE)) return ERR;
+    File *f = argfd(4);
+    if (!f || f->type != File::Type::Inode || !f->readable) return ERR;
+    if (f->ip->type != T_FILE) return ERR; // directories and devices cannot be mapped
+    if (shared && !f->writable) {
+      if (prot & PROT_WRITE) return ERR;
+      req.max_prot = mm::prot::Read | mm::prot::Exec; // nor may mprotect add it
+    }
+    req.kind = mm::MapKind::File;
+    req.object = &f->ip->object;
+    req.pgoff = static_cast<uint64>(off) / mm::PAGE_SIZE;
+    name = f->name;
+  }
+
+  Proc *p = myproc();
+  Result<mm::VirtAddr> r = Error::Invalid;
+  {
+    SleepGuard g(p->vm_lock);
+    r = p->as.mmap(req);
+    if (r.ok()) safestrcpy(p->as.find_region(r.value().value)->name, name, sizeof(mm::Mapping::name));
+  }
+  if (req.object && req.object->anonymous() && req.object->refs() == 0) {
+    req.object->ref(); // nobody took it: let the last reference free it
+    req.object->unref();
+  }
+  return r.ok() ? r.value().value : ERR;
+}
+
+// int munmap(void *addr, size_t len)
+uint64 sys_munmap() {
+  uint64 addr = argaddr(0), len;
+  if (!user_range(addr, argaddr(1), &len)) return ERR;
+  Proc *p = myproc();
+  SleepGuard g(p->vm_lock);
+  return p->as.munmap(mm::VirtAddr(addr), len).ok() ? 0 : ERR;
+}
+
+// int mprotect(void *addr, size_t len, int prot)
+uint64 sys_mprotect() {
+  uint64 addr = argaddr(0), len;
+  int prot = argint(2);
+  if (!user_range(addr, argaddr(1), &len)) return ERR;
+  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) return ERR;
+  Proc *p = myproc();
+  SleepGuard g(p->vm_lock);
+  return p->as.mprotect(mm::VirtAddr(addr), len, mm_prot(prot)).ok() ? 0 : ERR;
 }

@@ -1,9 +1,13 @@
 // Process and memory system calls.
 #include "arch/riscv/platform.h"
 #include "arch/riscv/trap.h"
+#include "fs/fs.h"
+#include "kernel/fcntl.h"
 #include "kernel/memstat.h"
 #include "kernel/vm.h"
 #include "lib/print.h"
+#include "lib/string.h"
+#include "mm/object.h"
 #include "mm/audit.h"
 #include "mm/frame.h"
 #include "mm/stats.h"
@@ -64,6 +68,13 @@ uint64 sys_memstat() {
   ms.cow_ahead = mm::counters.cow_ahead.load();
   ms.table_shares = mm::counters.table_shares.load();
   ms.table_copies = mm::counters.table_copies.load();
+  ms.cache_pages = mm::counters.cache_pages.load();
+  ms.cache_dirty = mm::counters.cache_dirty.load();
+  ms.cache_hits = mm::counters.cache_hits.load();
+  ms.cache_misses = mm::counters.cache_misses.load();
+  ms.cache_writebacks = mm::counters.cache_writebacks.load();
+  ms.cache_dropped = mm::counters.cache_dropped.load();
+  ms.zero_maps = mm::counters.zero_maps.load();
   return copyout(myproc(), argaddr(0), &ms, sizeof ms) < 0 ? FAIL : 0;
 }
 
@@ -86,6 +97,73 @@ uint64 sys_vmaudit() {
   uint64 violations = mm::audit(spaces, 2 * NPROC, report_violation);
   for (int i = NPROC - 1; i >= 0; i--) procs[i].vm_lock.unlock();
   return violations;
+}
+
+// int vmmap(int pid, struct vmmap *buf, int max): the mappings of process
+// pid (0: the caller), at most max of them, into buf; returns how many.
+// They are gathered a page's worth at a time under the process's vm_lock,
+// and copied out after it is released (the caller's own lock may be it).
+uint64 sys_vmmap() {
+  int pid = argint(0), max = argint(2);
+  uint64 buf = argaddr(1);
+  Proc *me = myproc();
+  if (max < 0) return FAIL;
+  if (pid == 0) pid = me->pid;
+  Proc *target = nullptr;
+  for (Proc &p : procs)
+    if (p.pid == pid && p.state != ProcState::Unused && p.state != ProcState::Zombie) target = &p;
+  if (!target) return FAIL;
+  auto page = mm::frames.alloc(mm::FrameKind::Kernel);
+  if (page.is_error()) return FAIL;
+  auto *out = mm::phys_to_ptr<struct vmmap>(page.value());
+  constexpr int PER_PAGE = static_cast<int>(mm::PAGE_SIZE / sizeof(struct vmmap));
+  int done = 0;
+  bool more = true, bad = false;
+  while (more && done < max && !bad) {
+    int n = 0;
+    {
+      SleepGuard g(target->vm_lock);
+      if (target->pid != pid) break; // it exited and the slot was reused meanwhile
+      int skip = done;
+      more = false;
+      target->as.mappings().for_each([&](mm::Mapping &m) {
+        if (skip > 0) {
+          skip--;
+          return;
+        }
+        if (n == PER_PAGE || done + n == max) {
+          more = true;
+          return;
+        }
+        struct vmmap &v = out[n++];
+        v = {};
+        v.start = m.start.value;
+        v.end = m.end.value;
+        v.prot = static_cast<int>(m.prot); // PROT_* have mm::prot's values
+        v.flags = m.shared ? MAP_SHARED : MAP_PRIVATE;
+        switch (m.kind) {
+        case mm::MapKind::Anon: v.kind = VMMAP_ANON; break;
+        case mm::MapKind::File: v.kind = VMMAP_FILE; break;
+        case mm::MapKind::Text: v.kind = VMMAP_TEXT; break;
+        case mm::MapKind::Data: v.kind = VMMAP_DATA; break;
+        case mm::MapKind::Stack: v.kind = VMMAP_STACK; break;
+        case mm::MapKind::Heap: v.kind = VMMAP_HEAP; break;
+        }
+        if (m.object && !m.object->anonymous()) v.inum = static_cast<int>(static_cast<Inode *>(m.object->pager())->inum);
+        v.offset = m.pgoff * mm::PAGE_SIZE;
+        safestrcpy(v.name, m.name, sizeof v.name);
+        auto r = target->as.residency(m);
+        v.resident = r.resident;
+        v.shared = r.shared;
+        v.private_ = r.private_;
+      });
+    }
+    if (n > 0 && copyout(me, buf + done * sizeof(struct vmmap), out, n * sizeof(struct vmmap)) < 0) bad = true;
+    done += n;
+    if (n == 0) break;
+  }
+  mm::frames.unref(page.value());
+  return bad ? FAIL : static_cast<uint64>(done);
 }
 
 uint64 sys_forkmode() {

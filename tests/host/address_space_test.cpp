@@ -35,7 +35,7 @@ TEST_F(AddressSpaceTest, AddRegionMapsZeroedPagesWithTheRegionsFlags) {
     EXPECT_TRUE(p->has(pte::Read | pte::Exec | pte::User));
     EXPECT_FALSE(p->raw & pte::Write) << "text must not be writable";
     EXPECT_FALSE(p->raw & pte::Cow);
-    EXPECT_EQ(frames.kind(p->phys()), mm::FrameKind::User);
+    EXPECT_EQ(frames.kind(p->phys()), mm::FrameKind::Anon);
     EXPECT_EQ(frames.refcount(p->phys()), 1u);
     EXPECT_TRUE(frame_is_zero(frame_of(as, va)));
   }
@@ -78,15 +78,16 @@ TEST_F(AddressSpaceTest, BadOrOverlappingRegionsAreRejectedAndMapNothing) {
   EXPECT_TRUE(as.add_region(P, 2 * P, prot::Read, RegionKind::Text).ok());
 }
 
-TEST_F(AddressSpaceTest, RegionTableIsBounded) {
+// Mappings are slab objects in a sorted list: no fixed table.
+TEST_F(AddressSpaceTest, HundredsOfRegions) {
   AddressSpace &as = new_as();
-  for (int i = 0; i < AddressSpace::MAX_REGIONS; i++)
-    ASSERT_TRUE(as.add_region(2 * i * P, (2 * i + 1) * P, prot::Read, RegionKind::Data).ok());
-  uint64 free_before = frames.free_count();
-  auto r = as.add_region(100 * P, 101 * P, prot::Read, RegionKind::Data);
-  ASSERT_TRUE(r.is_error());
-  EXPECT_EQ(r.error(), Error::TooBig);
-  EXPECT_EQ(frames.free_count(), free_before);
+  for (uint64 i = 0; i < 500; i++)
+    ASSERT_TRUE(as.add_region(2 * i * P, (2 * i + 1) * P, prot::Read, RegionKind::Data).ok()) << i;
+  EXPECT_EQ(as.mappings().count(), 500u);
+  for (uint64 i = 0; i < 500; i++) {
+    ASSERT_NE(as.find_region(2 * i * P), nullptr);
+    EXPECT_EQ(as.find_region((2 * i + 1) * P), nullptr);
+  }
 }
 
 TEST_F(AddressSpaceTest, AddRegionOutOfMemoryLeavesNothingBehind) {
@@ -312,11 +313,20 @@ TEST_F(AddressSpaceTest, DemandZeroFillsAMissingPageInsideARegion) {
   frames.unref(gone);
   uint64 free0 = frames.free_count();
 
+  // A load maps the shared zero frame, read-only and Cow: no frame used.
   ASSERT_TRUE(as.handle_fault(VirtAddr(data + P + 123), Access::Read).ok());
   p = pte_of(as, data + P);
   ASSERT_TRUE(p->valid());
+  EXPECT_EQ(p->phys(), mm::page_cache::zero_frame());
+  EXPECT_TRUE(p->has(pte::Read | pte::User | pte::Cow));
+  EXPECT_FALSE(p->raw & pte::Write);
+  EXPECT_EQ(free0, frames.free_count());
+  // The first store copies it into a zeroed frame of this page's own.
+  ASSERT_TRUE(as.handle_fault(VirtAddr(data + P + 123), Access::Write).ok());
+  p = pte_of(as, data + P);
   EXPECT_TRUE(p->has(pte::Read | pte::Write | pte::User));
   EXPECT_FALSE(p->raw & pte::Cow);
+  EXPECT_NE(p->phys(), mm::page_cache::zero_frame());
   EXPECT_EQ(frames.refcount(p->phys()), 1u);
   EXPECT_TRUE(frame_is_zero(frame_of(as, data + P)));
   EXPECT_EQ(free0 - frames.free_count(), 1u);

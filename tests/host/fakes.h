@@ -19,4 +19,13 @@ void reset_counters();
 // This thread's push_off nesting depth (0 when balanced).
 int push_off_depth();
 
+// Memory objects (fake_vm_object.cpp): weak fakes of vm_object_ref, _unref
+// and _deny_write that count per object address. vm_objects_faked() is false
+// once the real kernel/mm/object.cpp is linked instead: a test must then not
+// pass made-up VmObject pointers, and the counts below stay 0.
+bool vm_objects_faked();
+long vm_object_refs(const void *object);   // references held now
+long vm_object_denies(const void *object); // deny-writes held now
+void vm_object_fake_reset();               // forget every count
+
 } // namespace hostfake

@@ -16,22 +16,22 @@ using FrameTable = MmTest;
 TEST_F(FrameTable, InitPutsEveryFrameOnTheFreeLists) {
   EXPECT_GT(frames.total(), 0u);
   EXPECT_LT(frames.total(), kArenaSize / PAGE_SIZE); // the table itself uses some
-  EXPECT_EQ(frames.free_count(), frames.total());
-  EXPECT_EQ(frames.count_free_lists(), frames.total());
+  EXPECT_EQ(frames.free_count(), usable_frames());
+  EXPECT_EQ(frames.count_free_lists(), usable_frames());
   EXPECT_TRUE(frames.contains(frames.frame_at(0)));
   EXPECT_FALSE(frames.contains(PhysAddr(kPhysBase + kArenaSize)));
   EXPECT_FALSE(frames.contains(PhysAddr(kPhysBase))); // the table's own pages
 }
 
 TEST_F(FrameTable, AllocAndFreeCountAndTrackKind) {
-  auto a = frames.alloc(FrameKind::User);
+  auto a = frames.alloc(FrameKind::Anon);
   ASSERT_TRUE(a.ok());
   PhysAddr pa = a.value();
   EXPECT_TRUE(pa.is_page_aligned());
   EXPECT_TRUE(frames.contains(pa));
   EXPECT_EQ(frames.free_count(), start_free_ - 1);
   EXPECT_EQ(frames.refcount(pa), 1u);
-  EXPECT_EQ(frames.kind(pa), FrameKind::User);
+  EXPECT_EQ(frames.kind(pa), FrameKind::Anon);
 
   auto b = frames.alloc(FrameKind::PageTable);
   ASSERT_TRUE(b.ok());
@@ -48,14 +48,14 @@ TEST_F(FrameTable, AllocAndFreeCountAndTrackKind) {
 }
 
 TEST_F(FrameTable, ReferencesKeepAFrameUntilTheLastUnref) {
-  PhysAddr pa = frames.alloc(FrameKind::User).value();
+  PhysAddr pa = frames.alloc(FrameKind::Anon).value();
   frames.ref(pa);
   frames.ref(pa);
   EXPECT_EQ(frames.refcount(pa), 3u);
   frames.unref(pa);
   frames.unref(pa);
   EXPECT_EQ(frames.refcount(pa), 1u);
-  EXPECT_EQ(frames.kind(pa), FrameKind::User);
+  EXPECT_EQ(frames.kind(pa), FrameKind::Anon);
   EXPECT_EQ(frames.free_count(), start_free_ - 1);
   frames.unref(pa);
   EXPECT_EQ(frames.free_count(), start_free_);
@@ -68,26 +68,26 @@ TEST_F(FrameTable, AllocatesEveryFrameThenNoMemoryThenRecovers) {
   std::vector<PhysAddr> got;
   std::set<uint64> distinct;
   for (;;) {
-    auto r = frames.alloc(FrameKind::User);
+    auto r = frames.alloc(FrameKind::Anon);
     if (r.is_error()) {
       EXPECT_EQ(r.error(), Error::NoMemory);
       break;
     }
     got.push_back(r.value());
     distinct.insert(r.value().value);
-    ASSERT_LE(got.size(), frames.total()) << "handed out more frames than exist";
+    ASSERT_LE(got.size(), usable_frames()) << "handed out more frames than exist";
   }
-  EXPECT_EQ(got.size(), frames.total());
+  EXPECT_EQ(got.size(), usable_frames());
   EXPECT_EQ(distinct.size(), got.size()) << "a frame was handed out twice";
   EXPECT_EQ(frames.free_count(), 0u);
-  EXPECT_EQ(frames.alloc(FrameKind::User).error(), Error::NoMemory);
+  EXPECT_EQ(frames.alloc(FrameKind::Anon).error(), Error::NoMemory);
   EXPECT_EQ(frames.alloc_zeroed(FrameKind::Kernel).error(), Error::NoMemory);
   EXPECT_EQ(mm::audit(nullptr, 0), got.size()) << "audit must flag unmapped User frames";
 
   for (PhysAddr pa : got) frames.unref(pa);
-  EXPECT_EQ(frames.free_count(), frames.total());
-  EXPECT_EQ(frames.count_free_lists(), frames.total());
-  auto again = frames.alloc(FrameKind::User);
+  EXPECT_EQ(frames.free_count(), usable_frames());
+  EXPECT_EQ(frames.count_free_lists(), usable_frames());
+  auto again = frames.alloc(FrameKind::Anon);
   ASSERT_TRUE(again.ok());
   frames.unref(again.value());
 }
@@ -95,10 +95,10 @@ TEST_F(FrameTable, AllocatesEveryFrameThenNoMemoryThenRecovers) {
 TEST_F(FrameTable, ZeroedAllocIsZero) {
   // Dirty a frame, free it, and ask for a zeroed one (LIFO lists make it very
   // likely to be the same frame; the check holds either way).
-  PhysAddr pa = frames.alloc(FrameKind::User).value();
+  PhysAddr pa = frames.alloc(FrameKind::Anon).value();
   std::memset(mm::phys_to_ptr(pa), 0xEE, PAGE_SIZE);
   frames.unref(pa);
-  PhysAddr z = frames.alloc_zeroed(FrameKind::User).value();
+  PhysAddr z = frames.alloc_zeroed(FrameKind::Anon).value();
   EXPECT_TRUE(frame_is_zero(mm::phys_to_ptr(z)));
   EXPECT_EQ(frames.refcount(z), 1u);
   frames.unref(z);
@@ -106,24 +106,24 @@ TEST_F(FrameTable, ZeroedAllocIsZero) {
 
 TEST_F(FrameTable, FailAfterFailsDeterministically) {
   frames.fail_after(2);
-  auto a = frames.alloc(FrameKind::User);
-  auto b = frames.alloc_zeroed(FrameKind::User);
+  auto a = frames.alloc(FrameKind::Anon);
+  auto b = frames.alloc_zeroed(FrameKind::Anon);
   ASSERT_TRUE(a.ok());
   ASSERT_TRUE(b.ok());
   uint64 free_now = frames.free_count();
-  EXPECT_EQ(frames.alloc(FrameKind::User).error(), Error::NoMemory);
-  EXPECT_EQ(frames.alloc(FrameKind::User).error(), Error::NoMemory); // stays failed
+  EXPECT_EQ(frames.alloc(FrameKind::Anon).error(), Error::NoMemory);
+  EXPECT_EQ(frames.alloc(FrameKind::Anon).error(), Error::NoMemory); // stays failed
   EXPECT_EQ(frames.free_count(), free_now) << "a failed alloc must not consume a frame";
   frames.fail_after(0);
-  EXPECT_EQ(frames.alloc(FrameKind::User).error(), Error::NoMemory);
+  EXPECT_EQ(frames.alloc(FrameKind::Anon).error(), Error::NoMemory);
   frames.fail_after(-1);
-  auto c = frames.alloc(FrameKind::User);
+  auto c = frames.alloc(FrameKind::Anon);
   ASSERT_TRUE(c.ok());
   for (PhysAddr pa : {a.value(), b.value(), c.value()}) frames.unref(pa);
 }
 
 TEST_F(FrameTable, AuditFlagsAMiscountedFrame) {
-  PhysAddr pa = frames.alloc(FrameKind::User).value(); // refs 1, mapped nowhere
+  PhysAddr pa = frames.alloc(FrameKind::Anon).value(); // refs 1, mapped nowhere
   EXPECT_EQ(mm::audit(nullptr, 0), 1u);
   frames.unref(pa);
   EXPECT_EQ(mm::audit(nullptr, 0), 0u);
@@ -136,7 +136,7 @@ using FrameTableDeathTest = MmTest;
 
 TEST_F(FrameTableDeathTest, DoubleUnrefPanics) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  PhysAddr pa = frames.alloc(FrameKind::User).value();
+  PhysAddr pa = frames.alloc(FrameKind::Anon).value();
   frames.unref(pa);
   EXPECT_DEATH(frames.unref(pa), "already free");
 }

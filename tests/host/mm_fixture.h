@@ -23,6 +23,7 @@
 #include "mm/address_space.h"
 #include "mm/audit.h"
 #include "mm/frame.h"
+#include "mm/object.h"
 #include "mm/page_table.h"
 #include "mm/stats.h"
 #include "mm/uaccess.h"
@@ -105,6 +106,9 @@ inline PhysAddr leaf_table_of(AddressSpace &as, uint64 va) {
   return p ? mm::ptr_to_phys(p - mm::vpn(VirtAddr(va), 0)) : PhysAddr();
 }
 
+// Frames a test can have: all but the zero frame (page_cache::init holds it).
+inline uint64 usable_frames() { return mm::frames.total() - 1; }
+
 // Counter deltas.
 struct Snap {
   uint64 cow_faults, cow_copies, cow_reuses, fork_shared, fork_copied, table_shares, table_copies;
@@ -133,6 +137,7 @@ protected:
     std::memset(arena(), 0xA5, kArenaSize);
     mm::direct_map_base = reinterpret_cast<uint64>(arena()) - kPhysBase;
     mm::frames.init(PhysAddr(kPhysBase), PhysAddr(kPhysBase + kArenaSize));
+    mm::page_cache::init(); // the zero frame: before the start count
     mm::PageTable::set_kernel_root(PhysAddr());
     hostfake::reset_counters();
     start_free_ = mm::frames.free_count();

@@ -31,7 +31,7 @@ TEST_F(PageTableTest, MapThenFind) {
   auto slot = pt.find_or_create(VirtAddr(va));
   ASSERT_TRUE(slot.ok());
   EXPECT_FALSE(slot.value()->valid());
-  PhysAddr pa = frames.alloc_zeroed(FrameKind::User).value();
+  PhysAddr pa = frames.alloc_zeroed(FrameKind::Anon).value();
   *slot.value() = Pte::make(pa, pte::Valid | pte::Read | pte::User);
 
   EXPECT_EQ(pt.find(VirtAddr(va)), slot.value());
@@ -89,9 +89,15 @@ TEST_F(PageTableTest, ForEachLeafVisitsMappedPagesInOrderWithinRange) {
   PageTable &pt = as.page_table();
   std::vector<uint64> vas = {0,         3 * PAGE_SIZE, (2UL << 20) - PAGE_SIZE,
                              2UL << 20, 1UL << 30,     USER_TOP - PAGE_SIZE};
+  // One mapping over everything, so that the audit finds each page inside one.
+  mm::Mapping all;
+  all.start = VirtAddr(0);
+  all.end = VirtAddr(USER_TOP);
+  all.prot = mm::prot::Read;
+  ASSERT_TRUE(as.map(all).ok());
   for (uint64 va : vas) {
     Pte *slot = pt.find_or_create(VirtAddr(va)).value();
-    *slot = Pte::make(frames.alloc(FrameKind::User).value(), pte::Valid | pte::Read | pte::User);
+    *slot = Pte::make(frames.alloc(FrameKind::Anon).value(), pte::Valid | pte::Read | pte::User);
   }
   std::vector<uint64> seen;
   pt.for_each_leaf(VirtAddr(0), VirtAddr(USER_TOP), [&](VirtAddr va, Pte &) { seen.push_back(va.value); });

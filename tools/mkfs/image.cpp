@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
-#include <fstream>
+#include <cerrno>
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace mkfs {
 
@@ -22,6 +24,17 @@ constexpr uint LOG_START = 2;
 constexpr uint MAX_INUM = 0xffff; // dirent.inum is a ushort
 
 std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+// Indirect blocks (singly and doubly) a file of n blocks has.
+size_t indirect_blocks(size_t n) {
+  size_t ind = 0;
+  if (n > NDIRECT) ind++; // the singly indirect block
+  if (n > NDIRECT + NINDIRECT) {
+    size_t d = n - NDIRECT - NINDIRECT;
+    ind += 1 + (d + NINDIRECT - 1) / NINDIRECT; // the doubly indirect block and its children
+  }
+  return ind;
+}
 
 } // namespace
 
@@ -79,13 +92,18 @@ void Image::check_name(std::string_view name) {
 }
 
 Image::Image(uint size, uint ninodes)
-    : layout_(Layout::compute(size, ninodes)), sb_(layout_.superblock_for()),
-      img_(static_cast<size_t>(size) * BSIZE, 0) {
-  std::memcpy(block(SUPER_BLOCK), &sb_, sizeof(sb_));
+    : layout_(Layout::compute(size, ninodes)), sb_(layout_.superblock_for()) {
+  // Only blocks [0, next_block_) are kept; the rest of the image is zeros.
+  // Reserving the whole image up front costs no memory until blocks are
+  // used (the host allocator maps it lazily) and keeps block() pointers
+  // valid while the used part grows.
+  img_.reserve(static_cast<size_t>(size) * BSIZE);
+  img_.resize(static_cast<size_t>(layout_.nmeta) * BSIZE, 0);
 
   // The boot block (0), superblock, log, inode and bitmap blocks are in use
   // from the start; data blocks are handed out after them, in order.
   while (next_block_ < layout_.nmeta) alloc_block();
+  std::memcpy(block(SUPER_BLOCK), &sb_, sizeof(sb_));
 
   uint root = alloc_inode(T_DIR);
   if (root != ROOTINO) throw Error("internal: root is not inode " + std::to_string(ROOTINO));
@@ -119,6 +137,7 @@ uint Image::alloc_inode(short type) {
 uint Image::alloc_block() {
   if (next_block_ >= layout_.size) throw Error("disk full");
   uint b = next_block_++;
+  img_.resize(std::max(img_.size(), static_cast<size_t>(next_block_) * BSIZE), 0);
   uint8_t *bitmap = block(BBLOCK(b, sb_));
   uint bi = b % BPB;
   bitmap[bi / 8] |= static_cast<uint8_t>(1u << (bi % 8));
@@ -129,9 +148,39 @@ uint Image::blocks_needed(uint inum, size_t n) const {
   dinode di = read_inode(inum);
   size_t first = (di.size + BSIZE - 1) / BSIZE; // blocks already there
   size_t last = (di.size + n + BSIZE - 1) / BSIZE;
-  size_t need = last - first;
-  if (last > NDIRECT && di.addrs[NDIRECT] == 0) need++; // the indirect block
+  // Files only grow at the end, so the indirect blocks already there are
+  // exactly those of a file of `first` blocks.
+  size_t need = last - first + indirect_blocks(last) - indirect_blocks(first);
   return static_cast<uint>(need);
+}
+
+uint *Image::slot_of(dinode &di, uint fbn) {
+  if (fbn < NDIRECT) return &di.addrs[fbn];
+  fbn -= NDIRECT;
+  // The entry `i` of the indirect block named by `slot`, allocating that
+  // block if it is missing.
+  auto entry = [this](uint &slot, uint i) -> uint * {
+    if (slot == 0) slot = alloc_block(); // zeroed: fresh blocks are zeros
+    return reinterpret_cast<uint *>(block(slot)) + i;
+  };
+  if (fbn < NINDIRECT) return entry(di.addrs[NDIRECT], fbn);
+  fbn -= NINDIRECT;
+  if (fbn >= NDINDIRECT) throw Error("internal: block beyond MAXFILE");
+  uint *ind = entry(di.addrs[NDIRECT + 1], fbn / NINDIRECT);
+  return entry(*ind, fbn % NINDIRECT);
+}
+
+uint Image::bmap(const dinode &di, uint fbn) const {
+  auto word = [this](uint b, uint i) {
+    uint v;
+    std::memcpy(&v, &img_[static_cast<size_t>(b) * BSIZE + i * sizeof(uint)], sizeof(v));
+    return v;
+  };
+  if (fbn < NDIRECT) return di.addrs[fbn];
+  fbn -= NDIRECT;
+  if (fbn < NINDIRECT) return word(di.addrs[NDIRECT], fbn);
+  fbn -= NINDIRECT;
+  return word(word(di.addrs[NDIRECT + 1], fbn / NINDIRECT), fbn % NINDIRECT);
 }
 
 void Image::append(uint inum, const void *data, size_t n) {
@@ -143,14 +192,7 @@ void Image::append(uint inum, const void *data, size_t n) {
   const uint8_t *src = static_cast<const uint8_t *>(data);
   uint off = di.size;
   while (n > 0) {
-    uint fbn = off / BSIZE; // block within the file
-    uint *slot;
-    if (fbn < NDIRECT) {
-      slot = &di.addrs[fbn];
-    } else {
-      if (di.addrs[NDIRECT] == 0) di.addrs[NDIRECT] = alloc_block();
-      slot = reinterpret_cast<uint *>(block(di.addrs[NDIRECT])) + (fbn - NDIRECT);
-    }
+    uint *slot = slot_of(di, off / BSIZE);
     if (*slot == 0) *slot = alloc_block();
     size_t m = std::min<size_t>(n, BSIZE - off % BSIZE);
     std::memcpy(block(*slot) + off % BSIZE, src, m);
@@ -165,10 +207,7 @@ void Image::append(uint inum, const void *data, size_t n) {
 bool Image::has_entry(uint dir, std::string_view name) const {
   dinode di = read_inode(dir);
   for (uint off = 0; off < di.size; off += sizeof(dirent)) {
-    uint fbn = off / BSIZE;
-    uint b = fbn < NDIRECT ? di.addrs[fbn]
-                           : reinterpret_cast<const uint *>(
-                                 &img_[static_cast<size_t>(di.addrs[NDIRECT]) * BSIZE])[fbn - NDIRECT];
+    uint b = bmap(di, off / BSIZE);
     dirent de;
     std::memcpy(&de, &img_[static_cast<size_t>(b) * BSIZE + off % BSIZE], sizeof(de));
     if (de.inum != 0 && std::string_view(de.name, strnlen(de.name, DIRSIZ)) == name) return true;
@@ -193,7 +232,7 @@ uint Image::add_file(std::string_view name, std::span<const uint8_t> contents) {
   // Blocks for the contents (a fresh inode), plus perhaps one more block of
   // root directory entries.
   size_t data_blocks = (contents.size() + BSIZE - 1) / BSIZE;
-  uint need = static_cast<uint>(data_blocks + (data_blocks > NDIRECT ? 1 : 0)) +
+  uint need = static_cast<uint>(data_blocks + indirect_blocks(data_blocks)) +
               blocks_needed(ROOTINO, sizeof(dirent));
   if (need > free_blocks())
     throw Error("disk full: " + quoted(name) + " needs " + std::to_string(need) + " blocks, " +
@@ -206,11 +245,25 @@ uint Image::add_file(std::string_view name, std::span<const uint8_t> contents) {
 }
 
 void Image::write_to(const std::string &path) const {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw Error("cannot create " + path);
-  out.write(reinterpret_cast<const char *>(img_.data()), static_cast<std::streamsize>(img_.size()));
-  out.close();
-  if (!out) throw Error("cannot write " + path);
+  // A sparse file: the used blocks, then a hole up to the image's size. The
+  // unused blocks are zeros either way, and a 100 MB image that holds 2 MB
+  // then costs 2 MB to write, copy and store.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw Error("cannot create " + path + ": " + std::strerror(errno));
+  const uint8_t *p = img_.data();
+  size_t left = img_.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      throw Error("cannot write " + path + ": " + std::strerror(errno));
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  if (::ftruncate(fd, static_cast<off_t>(image_bytes())) != 0 || ::close(fd) != 0)
+    throw Error("cannot write " + path + ": " + std::strerror(errno));
 }
 
 } // namespace mkfs

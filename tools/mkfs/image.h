@@ -1,7 +1,8 @@
 // Building an xv6-format file system image (host side).
 //
 // The image is kept in memory, block by block, exactly as the kernel will
-// find it on disk:
+// find it on disk (only the blocks in use: the rest are zeros, and the file
+// written is sparse):
 //
 //   [ boot | super | log (LOGSIZE+1) | inodes | free-block bitmap | data ... ]
 //
@@ -60,7 +61,7 @@ FileArg parse_file_arg(std::string_view arg);
 
 class Image {
 public:
-  static constexpr uint DEFAULT_INODES = 200; // as xv6's mkfs
+  static constexpr uint DEFAULT_INODES = 1000; // xv6's mkfs: 200
 
   explicit Image(uint size = FSSIZE, uint ninodes = DEFAULT_INODES);
 
@@ -72,7 +73,11 @@ public:
   // Blocks in use (metadata and data). Allocation is sequential, so they
   // are exactly blocks [0, used_blocks()).
   uint used_blocks() const { return next_block_; }
+  // The used blocks' bytes; the image continues with zeros up to
+  // image_bytes().
   const std::vector<uint8_t> &bytes() const { return img_; }
+  size_t image_bytes() const { return static_cast<size_t>(layout_.size) * BSIZE; }
+  // Write the image as a sparse file of image_bytes() bytes.
   void write_to(const std::string &path) const;
 
   // Checks used by add_file, exposed for the command-line tool's messages.
@@ -80,6 +85,11 @@ public:
 
 private:
   uint8_t *block(uint b) { return &img_[static_cast<size_t>(b) * BSIZE]; }
+  // The disk block of block fbn of a file (which has it).
+  uint bmap(const dinode &di, uint fbn) const;
+  // Where the number of the file's block fbn is kept, allocating the
+  // indirect blocks on the way.
+  uint *slot_of(dinode &di, uint fbn);
   dinode read_inode(uint inum) const;
   void write_inode(uint inum, const dinode &di);
   uint alloc_inode(short type);

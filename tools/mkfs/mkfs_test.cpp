@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include "image.h"
 
 namespace {
@@ -21,10 +23,15 @@ using Bytes = std::vector<uint8_t>;
 // Reads an image the way the kernel's fs code does.
 class Reader {
 public:
+  // img: the image's first blocks; the rest (up to sb.size) are zeros.
   explicit Reader(const Bytes &img) : img_(img) { std::memcpy(&sb, block(1), sizeof(sb)); }
 
   const uint8_t *block(uint b) const {
-    EXPECT_LT(static_cast<size_t>(b) * BSIZE, img_.size());
+    static const uint8_t zeros[BSIZE] = {};
+    if (static_cast<size_t>(b) * BSIZE >= img_.size()) {
+      EXPECT_LT(b, sb.size);
+      return zeros;
+    }
     return &img_[static_cast<size_t>(b) * BSIZE];
   }
 
@@ -37,9 +44,18 @@ public:
   // Disk block of the fbn'th block of a file.
   uint bmap(const dinode &di, uint fbn) const {
     if (fbn < NDIRECT) return di.addrs[fbn];
-    uint ind[NINDIRECT];
-    std::memcpy(ind, block(di.addrs[NDIRECT]), sizeof(ind));
-    return ind[fbn - NDIRECT];
+    fbn -= NDIRECT;
+    if (fbn < NINDIRECT) return word(di.addrs[NDIRECT], fbn);
+    fbn -= NINDIRECT;
+    EXPECT_LT(fbn, NDINDIRECT);
+    return word(word(di.addrs[NDIRECT + 1], fbn / NINDIRECT), fbn % NINDIRECT);
+  }
+
+  uint word(uint b, uint i) const {
+    EXPECT_NE(b, 0u) << "missing indirect block";
+    uint v;
+    std::memcpy(&v, block(b) + i * sizeof(uint), sizeof(v));
+    return v;
   }
 
   Bytes contents(uint inum) const {
@@ -87,6 +103,11 @@ public:
       uint nblocks = (di.size + BSIZE - 1) / BSIZE;
       for (uint i = 0; i < nblocks; i++) out.insert(bmap(di, i));
       if (di.addrs[NDIRECT]) out.insert(di.addrs[NDIRECT]);
+      if (uint d = di.addrs[NDIRECT + 1]) {
+        out.insert(d);
+        for (uint i = 0; i < NINDIRECT; i++)
+          if (uint ind = word(d, i)) out.insert(ind);
+      }
     }
     return out;
   }
@@ -98,13 +119,14 @@ private:
 };
 
 Bytes pattern(size_t n, uint seed) {
+  // xorshift64, eight bytes at a time (the largest files are 64 MiB).
   Bytes b(n);
-  uint x = seed * 2654435761u + 1;
-  for (auto &c : b) {
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (size_t i = 0; i < n; i += 8) {
     x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    c = static_cast<uint8_t>(x);
+    x ^= x >> 7;
+    x ^= x << 17;
+    std::memcpy(&b[i], &x, std::min<size_t>(8, n - i));
   }
   return b;
 }
@@ -114,7 +136,8 @@ constexpr size_t MAXBYTES = static_cast<size_t>(MAXFILE) * BSIZE;
 TEST(Layout, SuperblockMatchesXv6Layout) {
   mkfs::Image img;
   Reader r(img.bytes());
-  EXPECT_EQ(img.bytes().size(), static_cast<size_t>(FSSIZE) * BSIZE);
+  EXPECT_EQ(img.image_bytes(), static_cast<size_t>(FSSIZE) * BSIZE);
+  EXPECT_EQ(img.bytes().size(), static_cast<size_t>(img.used_blocks()) * BSIZE);
   EXPECT_EQ(r.sb.magic, static_cast<uint>(FSMAGIC));
   EXPECT_EQ(r.sb.size, static_cast<uint>(FSSIZE));
   EXPECT_EQ(r.sb.ninodes, mkfs::Image::DEFAULT_INODES);
@@ -132,7 +155,7 @@ TEST(Layout, SuperblockMatchesXv6Layout) {
 TEST(Layout, SizeOption) {
   mkfs::Image img(3000);
   Reader r(img.bytes());
-  EXPECT_EQ(img.bytes().size(), 3000u * BSIZE);
+  EXPECT_EQ(img.image_bytes(), 3000u * BSIZE);
   EXPECT_EQ(r.sb.size, 3000u);
   EXPECT_EQ(r.sb.nblocks, 3000u - img.layout().nmeta);
 }
@@ -167,14 +190,20 @@ TEST(Files, RoundTripSmallAndEmptyFiles) {
   EXPECT_EQ(r.inode(b).addrs[0], 0u);
 }
 
-TEST(Files, RoundTripAcrossTheIndirectBlock) {
+TEST(Files, RoundTripAcrossTheIndirectBlocks) {
   mkfs::Image img;
   // Exactly the direct blocks; one byte more; well into the indirect
-  // range with a partial last block; and the largest possible file.
+  // range with a partial last block; exactly the singly indirect range;
+  // one block into the doubly indirect range; across two of its singly
+  // indirect blocks; and the largest possible file.
+  constexpr size_t SINGLE_END = (NDIRECT + NINDIRECT) * BSIZE;
   std::vector<std::pair<std::string, Bytes>> files = {
       {"direct", pattern(NDIRECT * BSIZE, 1)},
       {"direct_plus1", pattern(NDIRECT * BSIZE + 1, 2)},
       {"indirect", pattern((NDIRECT + 40) * BSIZE + 123, 3)},
+      {"single_end", pattern(SINGLE_END, 13)},
+      {"double_1", pattern(SINGLE_END + 1, 14)},
+      {"double_2", pattern(SINGLE_END + (NINDIRECT + 5) * BSIZE + 7, 15)},
       {"maxfile", pattern(MAXBYTES, 4)},
   };
   for (auto &[name, data] : files) img.add_file(name, data);
@@ -188,7 +217,15 @@ TEST(Files, RoundTripAcrossTheIndirectBlock) {
   }
   EXPECT_EQ(r.inode(r.lookup("direct")).addrs[NDIRECT], 0u); // no indirect block needed
   EXPECT_NE(r.inode(r.lookup("direct_plus1")).addrs[NDIRECT], 0u);
+  EXPECT_EQ(r.inode(r.lookup("single_end")).addrs[NDIRECT + 1], 0u);
+  EXPECT_NE(r.inode(r.lookup("double_1")).addrs[NDIRECT + 1], 0u);
+  // The singly indirect blocks of the doubly indirect one: 2 for double_2.
+  dinode d2 = r.inode(r.lookup("double_2"));
+  EXPECT_NE(r.word(d2.addrs[NDIRECT + 1], 1), 0u);
+  EXPECT_EQ(r.word(d2.addrs[NDIRECT + 1], 2), 0u);
 }
+
+TEST(Files, MaxFileIsAtLeast64MiB) { EXPECT_GE(MAXBYTES, 64u << 20); }
 
 TEST(Files, TooLargeFileIsAnError) {
   mkfs::Image img;
@@ -259,10 +296,11 @@ TEST(Names, ParseFileArg) {
 }
 
 TEST(Limits, FullDiskIsAnErrorAndChangesNothing) {
-  mkfs::Image img(100);
+  constexpr uint SIZE = 300;
+  mkfs::Image img(SIZE);
   uint before = img.used_blocks();
   Bytes all = img.bytes();
-  size_t room = (100 - before) * static_cast<size_t>(BSIZE);
+  size_t room = (SIZE - before) * static_cast<size_t>(BSIZE);
   EXPECT_THROW(img.add_file("huge", pattern(room + 1, 10)), mkfs::Error);
   EXPECT_EQ(img.used_blocks(), before);
   EXPECT_EQ(img.bytes(), all);
@@ -270,7 +308,7 @@ TEST(Limits, FullDiskIsAnErrorAndChangesNothing) {
   // already there and has room for the entry).
   size_t fit = room - BSIZE; // minus the indirect block
   img.add_file("fits", pattern(fit, 11));
-  EXPECT_EQ(img.used_blocks(), 100u);
+  EXPECT_EQ(img.used_blocks(), SIZE);
   Reader r(img.bytes());
   EXPECT_EQ(r.contents(r.lookup("fits")), pattern(fit, 11));
   EXPECT_THROW(img.add_file("more", Bytes{1}), mkfs::Error);
@@ -291,10 +329,19 @@ TEST(Output, WriteToFileRoundTrips) {
   ASSERT_GE(fd, 0);
   close(fd);
   img.write_to(path);
+  struct stat st;
+  ASSERT_EQ(::stat(path, &st), 0);
+  EXPECT_EQ(static_cast<size_t>(st.st_size), img.image_bytes());
+  // Sparse: the unused blocks take no space (or at most as much as the
+  // used ones, on file systems without holes).
+  EXPECT_LE(static_cast<size_t>(st.st_blocks) * 512, img.image_bytes());
   std::ifstream in(path, std::ios::binary);
   Bytes back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::remove(path);
-  EXPECT_EQ(back, img.bytes());
+  ASSERT_EQ(back.size(), img.image_bytes());
+  Bytes expect = img.bytes();
+  expect.resize(img.image_bytes(), 0);
+  EXPECT_EQ(back, expect);
 }
 
 } // namespace

@@ -45,5 +45,7 @@ namespace mm::hal {
 
 void flush_page(VirtAddr va) { riscv::flush_page(va.value); }
 void flush_all() { riscv::flush_all(); }
+void sleep(void *chan, Spinlock &lk) { ::sleep(chan, lk); }
+void wake(void *chan) { ::wakeup(chan); }
 
 } // namespace mm::hal

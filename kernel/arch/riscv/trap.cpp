@@ -86,9 +86,12 @@ const char *access_name(mm::Access a) {
 // A page fault in user mode: resolve it through the address space (COW,
 // demand zero) or kill the process with a one-line reason.
 void user_page_fault(Proc *p, uint64 va, mm::Access access) {
+  // The fault may sleep (a file page's read, the address space's lock):
+  // interrupts back on, as for a system call.
+  riscv::intr_on();
   Result<void> r;
   {
-    SpinGuard g(p->vm_lock);
+    SleepGuard g(p->vm_lock);
     r = p->as.handle_fault(mm::VirtAddr(va), access);
   }
   if (r.ok()) return;
