@@ -63,7 +63,9 @@ UCFLAGS := -O2 -g $(ARCHFLAGS) -ffreestanding -nostdlib -fno-pie -fno-stack-prot
   -fno-builtin-free -fno-builtin-memcpy -Wno-main -fno-builtin-printf \
   -fno-builtin-fprintf -fno-builtin-vprintf -fno-builtin-snprintf -Iinclude -MMD -MP
 UWARN := -Wall -Wextra -Werror -Wno-unused-parameter
-ULDFLAGS := -nostdlib -static -no-pie -z max-page-size=4096 -T user/user.ld
+# -S: no debug sections in the image (a file holds at most 268 KiB; gdb loads
+# the kernel only).
+ULDFLAGS := -nostdlib -static -no-pie -S -z max-page-size=4096 -T user/user.ld
 
 ULIB_SRCS := $(sort $(wildcard user/lib/*.c user/lib/*.S))
 ULIB_OBJS := $(patsubst %,$(B)/%.o,$(ULIB_SRCS))
@@ -177,10 +179,13 @@ qemu-gdb: all
 test: all
 	@EXTRA_PROGS="$(EXTRA_PROGS)" tools/run-tests
 
+# The benchmarks' charts need matplotlib: installed here, not for make test.
 bench: all
+	@tools/install-deps --bench
 	@bench/run --icount
 
 bench-wall: all
+	@tools/install-deps --bench
 	@bench/run --wall
 
 clean:

@@ -19,10 +19,18 @@ int main(void) {
          "frames_allocated %lu\n"
          "cow_ahead %lu\n"
          "table_shares %lu\n"
-         "table_copies %lu\n",
+         "table_copies %lu\n"
+         "cache_pages %lu\n"
+         "cache_dirty %lu\n"
+         "cache_hits %lu\n"
+         "cache_misses %lu\n"
+         "cache_writebacks %lu\n"
+         "cache_dropped %lu\n"
+         "zero_maps %lu\n",
          ms.total_frames, ms.free_frames, ms.cow_faults, ms.cow_copies, ms.cow_reuses,
          ms.fork_shared, ms.fork_copied, ms.frames_allocated, ms.cow_ahead, ms.table_shares,
-         ms.table_copies);
+         ms.table_copies, ms.cache_pages, ms.cache_dirty, ms.cache_hits, ms.cache_misses,
+         ms.cache_writebacks, ms.cache_dropped, ms.zero_maps);
   printf("free_procs %lu\n"
          "free_inodes %lu\n"
          "free_blocks %lu\n",
