@@ -303,10 +303,13 @@ Result<void> AddressSpace::mprotect(VirtAddr addr, uint64 len, uint32 p) {
     pte = Pte::make(pte.phys(), f);
   });
   hal::flush_all();
-  Mapping *m = maps_.find(VirtAddr(start));
-  if (m) maps_.merge_around(m);
-  m = end < USER_TOP ? maps_.find(VirtAddr(end - PAGE_SIZE)) : nullptr;
-  if (m) maps_.merge_around(m);
+  // Pieces that now continue each other (mprotect back) join again.
+  for (uint64 a = start; a < end;) {
+    Mapping *m = maps_.find(VirtAddr(a));
+    if (!m) break;
+    maps_.merge_around(m);
+    a = maps_.find(VirtAddr(a))->end.value;
+  }
   return {};
 }
 
