@@ -31,7 +31,10 @@ KCXXFLAGS := -std=c++20 -O2 -g $(ARCHFLAGS) -ffreestanding -fno-exceptions -fno-
 
 KERNEL_SRCS := $(shell find kernel -name '*.cpp' -o -name '*.S' | sort)
 KERNEL_OBJS := $(patsubst %,$(B)/%.o,$(KERNEL_SRCS))
-LIBGCC = $(shell $(CXX) $(ARCHFLAGS) -print-libgcc-file-name)
+# libgcc's path, asked of the compiler the first time a recipe needs it (and
+# only then): on a fresh machine the compiler does not exist until
+# tools/install-deps has run, and that happens as the first recipe.
+LIBGCC = $(eval LIBGCC := $$(shell $$(CXX) $$(ARCHFLAGS) -print-libgcc-file-name))$(LIBGCC)
 
 $(B)/kernel/%.cpp.o: kernel/%.cpp | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -90,7 +93,7 @@ define uprog_rule
 $(B)/prog/$(basename $(notdir $(1))): $(B)/$(1).o $(ULIB) user/user.ld
 	@mkdir -p $(B)/prog
 	@echo "  LD   $$@"
-	@$(LD) $(ULDFLAGS) -o $$@ $(B)/$(1).o $(ULIB) $(LIBGCC)
+	@$(LD) $(ULDFLAGS) -o $$@ $(B)/$(1).o $(ULIB) $$(LIBGCC)
 endef
 $(foreach s,$(UPROG_SRCS),$(eval $(call uprog_rule,$(s))))
 
@@ -100,12 +103,22 @@ $(B)/bench/%.c.o: bench/%.c | $(DEPS_STAMP)
 	@$(CC) $(UCFLAGS) $(UWARN) -c $< -o $@
 
 # Extra programs from anywhere (xv6 compatibility): compiled without -Werror.
+# build/extra/NAME comes from whichever NAME.c was named last, so
+# build/extra/NAME.src records that source's path: when it changes, the old
+# dependency file (which names the old source, perhaps deleted since) goes and
+# the program is rebuilt even if the new source is older than the binary.
+# The dependency file also gets an empty rule for the source itself, so a
+# source that disappears makes a rebuild, never "No rule to make target".
 EXTRA_BINS := $(foreach s,$(EXTRA_PROGS),$(B)/extra/$(basename $(notdir $(s))))
+extra_src_stamp = $(shell mkdir -p $(B)/extra && f=$(B)/extra/$(basename $(notdir $(1))) && \
+  if [ "$$(cat $$f.src 2>/dev/null)" != '$(1)' ]; then rm -f $$f.d && echo '$(1)' > $$f.src; fi)
+$(foreach s,$(EXTRA_PROGS),$(call extra_src_stamp,$(s)))
 define extra_rule
-$(B)/extra/$(basename $(notdir $(1))): $(1) $(ULIB) user/user.ld
+$(B)/extra/$(basename $(notdir $(1))): $(1) $(B)/extra/$(basename $(notdir $(1))).src $(ULIB) user/user.ld
 	@mkdir -p $(B)/extra
 	$(CC) $(UCFLAGS) -MT $$@ -MF $$@.d -w -I. -c $(1) -o $$@.o
-	$(LD) $(ULDFLAGS) -o $$@ $$@.o $(ULIB) $(LIBGCC)
+	@echo '$(1):' >> $$@.d
+	$(LD) $(ULDFLAGS) -o $$@ $$@.o $(ULIB) $$(LIBGCC)
 endef
 $(foreach s,$(EXTRA_PROGS),$(eval $(call extra_rule,$(s))))
 
@@ -113,7 +126,7 @@ $(foreach s,$(EXTRA_PROGS),$(eval $(call extra_rule,$(s))))
 HOST := $(B)/host
 MKFS := $(HOST)/tools/mkfs/mkfs
 
-$(HOST)/Makefile: CMakeLists.txt $(shell find tools tests -name CMakeLists.txt)
+$(HOST)/Makefile: CMakeLists.txt $(shell find tools tests -name CMakeLists.txt) | $(DEPS_STAMP)
 	cmake -S . -B $(HOST) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_EXPORT_COMPILE_COMMANDS=ON > /dev/null
 
 # All host tools and unit tests (make test builds them).

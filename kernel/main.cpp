@@ -14,6 +14,7 @@
 #include "fs/file.h"
 #include "fs/fs.h"
 #include "lib/print.h"
+#include "lib/string.h"
 #include "mm/frame.h"
 #include "mm/object.h"
 #include "mm/page_table.h"
@@ -40,6 +41,22 @@ void init_memory(uint64 dtb_pa) {
   mm::PageTable::set_kernel_root(mm::ptr_to_phys(&kernel_root_table));
 }
 
+// Boot arguments (QEMU -append), for testing: "testpanic=N" panics at tick N,
+// to check that a panic powers the machine off at once (tools/run-tests).
+void parse_bootargs(uint64 dtb_pa) {
+  const char *args = fdt_bootargs(mm::phys_to_ptr(mm::PhysAddr(dtb_pa)));
+  if (args == nullptr) return;
+  const char key[] = "testpanic=";
+  for (const char *p = args; *p; p++) {
+    if ((p != args && p[-1] != ' ') || strncmp(p, key, sizeof key - 1) != 0) continue;
+    uint n = 0;
+    for (p += sizeof key - 1; *p >= '0' && *p <= '9'; p++) n = n * 10 + (*p - '0');
+    test_panic_tick = n;
+    kprintf("cowix: boot argument testpanic=%u: will panic at that tick\n", n);
+    if (*p == 0) break;
+  }
+}
+
 } // namespace
 
 extern "C" [[noreturn]] void kmain(uint64 hartid, uint64 dtb_pa) {
@@ -49,6 +66,7 @@ extern "C" [[noreturn]] void kmain(uint64 hartid, uint64 dtb_pa) {
     init_memory(dtb_pa);
     kprintf("\ncowix: booting, %lu MiB free in %lu frames\n", mm::frames.free_count() * mm::PAGE_SIZE >> 20,
             mm::frames.total());
+    parse_bootargs(dtb_pa);
     procinit();
     trap_init_hart();
     plic_init();

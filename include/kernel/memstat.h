@@ -24,6 +24,10 @@ struct memstat {
   uint64 cache_writebacks; // pages written back to their file, cumulative
   uint64 cache_dropped;    // clean pages given back under memory pressure
   uint64 zero_maps;        // loads served by the shared zero frame
+  // Other kernel resources, for leak checks in the tests.
+  uint64 free_procs;  // process table slots not in use
+  uint64 free_inodes; // free inodes on the root disk
+  uint64 free_blocks; // free blocks on the root disk (bitmap)
 };
 
 // One mapping of a process, as vmmap() reports it (pmap prints these).

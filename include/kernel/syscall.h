@@ -33,3 +33,7 @@
 #define SYS_munmap 27   // int munmap(void*, size_t)
 #define SYS_mprotect 28 // int mprotect(void*, size_t, int prot)
 #define SYS_vmmap 29    // int vmmap(int pid, struct vmmap*, int max): list mappings
+// Testing only: int faultinject(int what, int n). FAULT_FRAMES: the next n
+// frame allocations succeed, all later ones fail, until n = -1 again.
+#define SYS_faultinject 30
+#define FAULT_FRAMES 1

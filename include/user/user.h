@@ -45,6 +45,7 @@ void *mmap(void *, size_t, int, int, int, off_t); // (void *)-1 on error
 int munmap(void *, size_t);
 int mprotect(void *, size_t, int);
 int vmmap(int pid, struct vmmap *, int max); // number of mappings, or -1
+int faultinject(int what, int n); // testing only (kernel/syscall.h)
 
 // ulib.c
 char *sbrk(int);     // sys_sbrk(n, SBRK_EAGER)

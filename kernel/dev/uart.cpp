@@ -42,6 +42,7 @@ void uart_init() {
 }
 
 void uart_putc_sync(char c) {
+  if (panicked) stop_if_not_panicking(); // only the panic's report goes out
   cpu::push_off();
   while ((*reg(LSR) & LSR_TX_IDLE) == 0) {
   }

@@ -160,6 +160,7 @@ int filewrite(File *f, uint64 addr, int n) {
     int i = 0;
     while (i < n) {
       int chunk = n - i < MAX_WRITE_PER_OP ? n - i : MAX_WRITE_PER_OP;
+      if (chunk > static_cast<int>(mm::PAGE_SIZE)) chunk = static_cast<int>(mm::PAGE_SIZE); // the bounce page
       if (copyin(myproc(), buf, addr + static_cast<uint64>(i), static_cast<uint64>(chunk)) < 0) break;
       begin_op();
       ilock(f->ip);

@@ -122,3 +122,7 @@ int dirlink(Inode *dp, const char *name, uint inum);
 // removed directory (a cwd whose directory was unlinked) only "." resolves.
 Inode *namei(const char *path);
 Inode *nameiparent(const char *path, char *name);
+
+// Free on-disk inodes and free disk blocks now (memstat).
+uint64 count_free_inodes(uint dev);
+uint64 count_free_blocks(uint dev);

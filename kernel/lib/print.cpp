@@ -4,10 +4,13 @@
 
 #include <cstdarg>
 
+#include "arch/riscv/csr.h"
+#include "arch/riscv/platform.h"
 #include "dev/uart.h"
 #include "lib/spinlock.h"
 
 volatile int panicked = 0;
+volatile int panic_hart = -1;
 
 namespace {
 
@@ -74,6 +77,7 @@ void vprint(const char *fmt, va_list ap) {
 } // namespace
 
 void kprintf(const char *fmt, ...) {
+  if (panicked) stop_if_not_panicking();
   va_list ap;
   va_start(ap, fmt);
   if (panicked) {
@@ -85,13 +89,30 @@ void kprintf(const char *fmt, ...) {
   va_end(ap);
 }
 
+// Park a hart that is not the one reporting a panic: interrupts off, so it
+// never runs or prints again; the panicking hart powers the machine off.
+void stop_if_not_panicking() {
+  riscv::intr_off();
+  if (panic_hart == static_cast<int>(riscv::hart_id())) return;
+  for (;;) asm volatile("wfi");
+}
+
+// Report the panic on the console and power off through QEMU's SiFive test
+// device with exit status PANIC_EXIT_STATUS (0x3333 | code << 16 = "fail with
+// code"), so that whoever runs QEMU learns at once. Only the first hart to
+// panic reports; any other hart that panics, prints or takes a timer
+// interrupt afterwards stops for good.
 void panic(const char *fmt, ...) {
-  panicked = 1;
+  riscv::intr_off();
+  int me = static_cast<int>(riscv::hart_id());
+  if (__atomic_exchange_n(&panicked, 1, __ATOMIC_SEQ_CST) != 0) stop_if_not_panicking();
+  panic_hart = me;
   va_list ap;
   va_start(ap, fmt);
   kprintf("\npanic: ");
   vprint(fmt, ap);
   va_end(ap);
   kprintf("\n");
-  for (;;) asm volatile("wfi");
+  *platform::mmio<uint32>(platform::TEST_DEVICE) = 0x3333 | (PANIC_EXIT_STATUS << 16);
+  for (;;) asm volatile("wfi"); // not reached under QEMU
 }

@@ -8,6 +8,11 @@ void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 // Set once the first hart has panicked: other harts stop printing.
 extern volatile int panicked;
+// After a panic, stop this hart for good unless it is the one reporting it.
+void stop_if_not_panicking();
+
+// QEMU's exit status after a kernel panic (tools/qemu-run passes it on).
+constexpr unsigned PANIC_EXIT_STATUS = 125;
 
 #define KASSERT(cond)                                                                                        \
   do {                                                                                                       \

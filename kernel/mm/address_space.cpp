@@ -220,7 +220,10 @@ Result<uint64> AddressSpace::resize_heap(long n, Growth growth) {
     if (grown < heap_start_) return Error::Invalid;
     uint64 new_end = page_round_up(grown);
     if (new_end < old_end) {
+      // (A MAP_FIXED mapping may have replaced part of the heap, even across
+      // its end: cut there too, so only what lies below the break goes.)
       TRY(maps_.split_at(VirtAddr(new_end)));
+      TRY(maps_.split_at(VirtAddr(old_end)));
       TRY(unmap_pages(new_end, old_end));
       remove_mappings(new_end, old_end);
     }
@@ -300,10 +303,13 @@ Result<void> AddressSpace::mprotect(VirtAddr addr, uint64 len, uint32 p) {
     pte = Pte::make(pte.phys(), f);
   });
   hal::flush_all();
-  Mapping *m = maps_.find(VirtAddr(start));
-  if (m) maps_.merge_around(m);
-  m = end < USER_TOP ? maps_.find(VirtAddr(end - PAGE_SIZE)) : nullptr;
-  if (m) maps_.merge_around(m);
+  // Pieces that now continue each other (mprotect back) join again.
+  for (uint64 a = start; a < end;) {
+    Mapping *m = maps_.find(VirtAddr(a));
+    if (!m) break;
+    maps_.merge_around(m);
+    a = maps_.find(VirtAddr(a))->end.value;
+  }
   return {};
 }
 
@@ -354,8 +360,9 @@ bool AddressSpace::shared_mapping_in(uint64 start, uint64 end) {
 // fork. Walks the parent's tables one leaf table at a time. Cow modes link
 // the child to the parent's leaf tables where every mapping in their 2 MiB
 // is private (see page_table.h): the per-page work is one scan that
-// write-protects the table, no reference per page. A table that also maps
-// MAP_SHARED pages is copied entry by entry (those stay writable in both).
+// write-protects the table, no reference per page. In a table that also
+// maps MAP_SHARED pages only the private entries are copied: the child
+// faults shared pages in from their object when it first touches them.
 // Eager copies every private page into tables of the child's own.
 Result<void> AddressSpace::clone_into(AddressSpace &child, ForkMode mode) {
   for (Mapping *m = maps_.first(); m; m = m->next) TRY(child.maps_.insert(*m));
@@ -381,11 +388,7 @@ Result<void> AddressSpace::clone_into(AddressSpace &child, ForkMode mode) {
       return;
     }
     if (!any_valid(src)) return;
-    auto dst = child.pt_.find_or_create(base);
-    if (dst.is_error()) {
-      result = dst.error();
-      return;
-    }
+    Pte *dst = nullptr; // the child's table, made at its first entry
     uint64 want = 0; // eager: at most one frame per page the table maps
     if (!cow)
       for (int k = 0; k < PT_ENTRIES; k++) want += src[k].valid();
@@ -397,15 +400,27 @@ Result<void> AddressSpace::clone_into(AddressSpace &child, ForkMode mode) {
       VirtAddr va(base.value + k * PAGE_SIZE);
       while (m && m->end <= va) m = m->next;
       KASSERT(m && m->contains(va));
-      if (m->shared || cow) {
-        // Shared: the same page, writable in both. Private: copy-on-write.
-        if (!m->shared && e.has(pte::Write)) {
+      // A MAP_SHARED page is not copied at all: the child's first touch
+      // finds it in the object (as Linux does), so fork costs nothing per
+      // shared page.
+      if (m->shared) continue;
+      if (!dst) {
+        auto t = child.pt_.find_or_create(base);
+        if (t.is_error()) {
+          result = t.error();
+          return;
+        }
+        dst = t.value();
+      }
+      if (cow) {
+        // Private: copy-on-write.
+        if (e.has(pte::Write)) {
           src[k].raw ^= pte::Write | pte::Cow;
           e = src[k];
           parent_changed = true;
         }
         frames.ref(e.phys());
-        dst.value()[k] = e;
+        dst[k] = e;
         Counters::bump(counters.fork_shared);
         continue;
       }
@@ -416,8 +431,8 @@ Result<void> AddressSpace::clone_into(AddressSpace &child, ForkMode mode) {
         result = Error::NoMemory; // what was copied is mapped: destroy() frees it
         return;
       }
-      dst.value()[k] = cow_copy(e, pa);
-      if (!e.has(pte::Write) && !e.has(pte::Cow)) dst.value()[k] = Pte::make(pa, e.flags());
+      dst[k] = cow_copy(e, pa);
+      if (!e.has(pte::Write) && !e.has(pte::Cow)) dst[k] = Pte::make(pa, e.flags());
       Counters::bump(counters.fork_copied);
     }
   });

@@ -98,6 +98,7 @@ void setkilled(Proc *p);
 bool killed(Proc *p);
 int grow_proc(long n, bool lazy, uint64 *old_break);
 void procdump();
+uint64 count_free_procs(); // slots in state Unused (memstat)
 
 // Copy to/from the current process's user memory (0 on success, -1 on a bad
 // address). Writes obey copy-on-write.

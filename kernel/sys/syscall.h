@@ -30,6 +30,7 @@ uint64 sys_vmaudit();
 uint64 sys_forkmode();
 uint64 sys_shutdown();
 uint64 sys_vmmap();
+uint64 sys_faultinject(); // testing only (number 30, outside the table)
 // sys/sysfile.cpp
 uint64 sys_pipe();
 uint64 sys_read();

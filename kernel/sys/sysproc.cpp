@@ -3,6 +3,7 @@
 #include "arch/riscv/trap.h"
 #include "fs/fs.h"
 #include "kernel/fcntl.h"
+#include "kernel/param.h"
 #include "kernel/memstat.h"
 #include "kernel/vm.h"
 #include "lib/print.h"
@@ -75,6 +76,9 @@ uint64 sys_memstat() {
   ms.cache_writebacks = mm::counters.cache_writebacks.load();
   ms.cache_dropped = mm::counters.cache_dropped.load();
   ms.zero_maps = mm::counters.zero_maps.load();
+  ms.free_procs = count_free_procs();
+  ms.free_inodes = count_free_inodes(ROOTDEV);
+  ms.free_blocks = count_free_blocks(ROOTDEV);
   return copyout(myproc(), argaddr(0), &ms, sizeof ms) < 0 ? FAIL : 0;
 }
 
@@ -182,4 +186,17 @@ uint64 sys_shutdown() {
   *platform::mmio<uint32>(platform::TEST_DEVICE) = cmd;
   for (;;) {
   }
+}
+
+// faultinject(what, n), for tests of the kernel's failure paths. With
+// FAULT_FRAMES the next n frame allocations succeed and every one after them
+// fails, until faultinject(FAULT_FRAMES, -1). Returns 0, or -1 if `what` is
+// not supported (disk faults are not: the buffer cache has no error path).
+uint64 sys_faultinject() {
+  constexpr int FAULT_FRAMES = 1; // include/kernel/syscall.h
+  int what = argint(0);
+  int n = argint(1);
+  if (what != FAULT_FRAMES) return FAIL;
+  mm::frames.fail_after(n < 0 ? -1 : n);
+  return 0;
 }

@@ -31,5 +31,9 @@ int main(void) {
          ms.fork_shared, ms.fork_copied, ms.frames_allocated, ms.cow_ahead, ms.table_shares,
          ms.table_copies, ms.cache_pages, ms.cache_dirty, ms.cache_hits, ms.cache_misses,
          ms.cache_writebacks, ms.cache_dropped, ms.zero_maps);
+  printf("free_procs %lu\n"
+         "free_inodes %lu\n"
+         "free_blocks %lu\n",
+         ms.free_procs, ms.free_inodes, ms.free_blocks);
   return 0;
 }

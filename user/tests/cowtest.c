@@ -956,6 +956,8 @@ static struct tcase cases[] = {
 static int run_case(struct tcase *t) {
   struct memstat before, after;
   static char line[sizeof msg + 8];
+  // Names the case a kernel panic interrupts (tools/run-tests reports it).
+  printf("# run %s\n", t->name);
   ms(&before);
   uint64 t0 = now_ns();
   int rp[2];

@@ -1595,6 +1595,8 @@ static void t_warmup(void) {
 static int verbose; // -v: also print how many ticks each case took
 
 static int run_case(struct test *t, int report, int check_leaks) {
+  // Names the case a kernel panic interrupts (tools/run-tests reports it).
+  if (report) printf("# run %s\n", t->name);
   long before = free_frames();
   int t0 = uptime();
   int pid = fork();

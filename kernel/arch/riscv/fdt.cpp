@@ -66,3 +66,41 @@ uint64 fdt_memory_end(const void *fdt) {
     }
   }
 }
+
+const char *fdt_bootargs(const void *fdt) {
+  auto *base = static_cast<const uint8 *>(fdt);
+  if (be32(base) != FDT_MAGIC) return nullptr;
+  const uint8 *structs = base + be32(base + 8);
+  const char *strings = reinterpret_cast<const char *>(base + be32(base + 12));
+
+  // /chosen is a child of the root: depth 2 with the root at depth 1.
+  int depth = 0, chosen_depth = -1;
+  for (uint64 off = 0;;) {
+    uint32 token = be32(structs + off);
+    off += 4;
+    switch (token) {
+    case FDT_BEGIN_NODE: {
+      const char *name = reinterpret_cast<const char *>(structs + off);
+      depth++;
+      if (depth == 2 && strncmp(name, "chosen", 7) == 0) chosen_depth = depth;
+      off = align4(off + strlen(name) + 1);
+      break;
+    }
+    case FDT_END_NODE:
+      if (depth == chosen_depth) return nullptr;
+      depth--;
+      break;
+    case FDT_PROP: {
+      uint32 len = be32(structs + off);
+      const char *name = strings + be32(structs + off + 4);
+      const char *value = reinterpret_cast<const char *>(structs + off + 8);
+      if (depth == chosen_depth && strncmp(name, "bootargs", 9) == 0 && len > 0 && value[len - 1] == 0) return value;
+      off = align4(off + 8 + len);
+      break;
+    }
+    case FDT_NOP: break;
+    case FDT_END:
+    default: return nullptr;
+    }
+  }
+}

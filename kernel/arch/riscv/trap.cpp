@@ -24,6 +24,7 @@ void kerneltrap();
 
 Spinlock tickslock{"ticks"};
 uint ticks = 0;
+uint test_panic_tick = 0;
 
 namespace {
 
@@ -65,6 +66,7 @@ Interrupt device_interrupt(uint64 scause) {
     return Interrupt::Device;
   }
   if (scause == (riscv::SCAUSE_INTERRUPT | riscv::IRQ_S_TIMER)) {
+    if (panicked) stop_if_not_panicking(); // another hart panicked: run no more
     set_next_timer();
     int id = cpu::id();
     if (++timer_count[id] < INTERRUPTS_PER_TICK) return Interrupt::Device; // handled, no tick
@@ -72,6 +74,7 @@ Interrupt device_interrupt(uint64 scause) {
     if (id == 0) {
       SpinGuard g(tickslock);
       ticks++;
+      if (ticks == test_panic_tick) panic("testpanic=%u: panic at tick %u as asked", test_panic_tick, ticks);
       wakeup(&ticks);
     }
     return Interrupt::Timer;
