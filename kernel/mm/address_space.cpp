@@ -357,6 +357,12 @@ bool AddressSpace::shared_mapping_in(uint64 start, uint64 end) {
   return false;
 }
 
+bool AddressSpace::private_mapping_in(uint64 start, uint64 end) {
+  for (Mapping *m = maps_.first_ending_after(VirtAddr(start)); m && m->start.value < end; m = m->next)
+    if (!m->shared) return true;
+  return false;
+}
+
 // fork. Walks the parent's tables one leaf table at a time. Cow modes link
 // the child to the parent's leaf tables where every mapping in their 2 MiB
 // is private (see page_table.h): the per-page work is one scan that
@@ -387,7 +393,8 @@ Result<void> AddressSpace::clone_into(AddressSpace &child, ForkMode mode) {
       Counters::bump(counters.table_shares);
       return;
     }
-    if (!any_valid(src)) return;
+    // Nothing private in this 2 MiB: the child faults every page in.
+    if (!any_valid(src) || !private_mapping_in(base.value, span_end)) return;
     Pte *dst = nullptr; // the child's table, made at its first entry
     uint64 want = 0; // eager: at most one frame per page the table maps
     if (!cow)

@@ -130,6 +130,7 @@ private:
   // already split there; pages already unmapped).
   void remove_mappings(uint64 start, uint64 end);
   bool shared_mapping_in(uint64 start, uint64 end);
+  bool private_mapping_in(uint64 start, uint64 end);
   Mapping *heap_mapping();
   Result<uint64> resolve_run(VirtAddr page, Pte *pte, uint64 want);
   Result<uint64> copy_shared_run(VirtAddr page, uint64 n, CowCause cause);
