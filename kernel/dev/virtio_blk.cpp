@@ -18,6 +18,8 @@
 
 #include "dev/virtio_blk.h"
 
+#include <atomic>
+
 #include "arch/riscv/platform.h"
 #include "fs/buf.h"
 #include "lib/print.h"
@@ -119,6 +121,7 @@ struct BlkReq {
 constexpr uint32 BLK_T_IN = 0;
 constexpr uint32 BLK_T_OUT = 1;
 constexpr uint8 BLK_S_OK = 0;          // the status byte the device writes on success
+constexpr uint8 BLK_S_IOERR = 1;       // ... on a device or driver error
 constexpr uint8 STATUS_PENDING = 0xff; // anything but OK, until the device writes
 constexpr uint64 SECTOR_SIZE = 512;    // virtio-blk addresses 512-byte sectors
 static_assert(BSIZE % SECTOR_SIZE == 0);
@@ -148,11 +151,13 @@ template <typename T> T read_shared(const T &x) { return *static_cast<const vola
 class VirtioDisk {
 public:
   void init();
-  void rw(Buf *b, bool write);
+  Result<void> rw(Buf *b, bool write);
   Result<void> rw_raw(uint64 sector, void *data, uint32 len, bool write);
   void intr();
+  void fail_after(long n) { fail_after_.store(n); }
 
 private:
+  bool inject_failure();
   uint8 transfer(uint64 sector, void *data, uint32 len, bool write);
   int alloc_desc();
   void free_desc(uint32 i);
@@ -177,6 +182,10 @@ private:
   BlkReq reqs_[NUM] = {};
   uint8 status_[NUM] = {};
   bool pending_[NUM] = {};
+
+  // Fault injection (faultinject(FAULT_DISK, n)): requests left to let
+  // through before every later one fails; -1: no injection.
+  std::atomic<long> fail_after_{-1};
 };
 
 void VirtioDisk::init() {
@@ -282,6 +291,8 @@ bool VirtioDisk::alloc3(uint32 idx[3]) {
 // contiguous: the kernel direct map) and sleep until it has finished.
 // Returns the status byte the device wrote (BLK_S_OK on success).
 uint8 VirtioDisk::transfer(uint64 sector, void *data, uint32 len, bool write) {
+  // An injected failure looks like the device's: the device is never asked.
+  if (inject_failure()) return BLK_S_IOERR;
   SpinGuard guard(lock_);
 
   uint32 idx[3];
@@ -318,12 +329,26 @@ uint8 VirtioDisk::transfer(uint64 sector, void *data, uint32 len, bool write) {
   return st;
 }
 
-void VirtioDisk::rw(Buf *b, bool write) {
+// Whether this request is to fail by injection; counts it if not.
+bool VirtioDisk::inject_failure() {
+  long left = fail_after_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (left < 0) return false; // no injection
+    if (left == 0) return true;
+    if (fail_after_.compare_exchange_weak(left, left - 1)) return false;
+  }
+}
+
+Result<void> VirtioDisk::rw(Buf *b, bool write) {
   b->disk = true;
   uint8 st = transfer(static_cast<uint64>(b->blockno) * (BSIZE / SECTOR_SIZE), b->data, BSIZE, write);
   b->disk = false;
-  if (st != BLK_S_OK)
-    panic("virtio_disk: request for block %u failed (status %u)", b->blockno, static_cast<uint>(st));
+  if (st != BLK_S_OK) {
+    kprintf("virtio_disk: %s of block %u failed (status %u)\n", write ? "write" : "read", b->blockno,
+            static_cast<uint>(st));
+    return Error::IO;
+  }
+  return {};
 }
 
 Result<void> VirtioDisk::rw_raw(uint64 sector, void *data, uint32 len, bool write) {
@@ -361,7 +386,9 @@ VirtioDisk disk;
 
 void virtio_disk_init() { disk.init(); }
 
-void virtio_disk_rw(Buf *b, bool write) { disk.rw(b, write); }
+Result<void> virtio_disk_rw(Buf *b, bool write) { return disk.rw(b, write); }
+
+void virtio_disk_fail_after(long n) { disk.fail_after(n); }
 
 Result<void> virtio_disk_rw_raw(uint64 sector, void *data, uint32 len, bool write) {
   return disk.rw_raw(sector, data, len, write);

@@ -98,7 +98,7 @@ void fileclose(File *f) {
 int filestat(File *f, uint64 addr) {
   if (f->type != File::Type::Inode && f->type != File::Type::Device) return -1;
   struct stat st;
-  ilock(f->ip);
+  if (ilock(f->ip).is_error()) return -1;
   stati(f->ip, &st);
   iunlock(f->ip);
   return copyout(myproc(), addr, &st, sizeof(st));
@@ -115,7 +115,7 @@ int fileread(File *f, uint64 addr, int n) {
     return dev->read(true, addr, n);
   }
   case File::Type::Inode: {
-    ilock(f->ip);
+    if (ilock(f->ip).is_error()) return -1;
     if (f->ip->type != T_FILE) { // a directory: through the buffer cache
       int r = readi(f->ip, true, addr, f->off, static_cast<uint>(n));
       if (r > 0) f->off += static_cast<uint>(r);
@@ -128,7 +128,7 @@ int fileread(File *f, uint64 addr, int n) {
     uint off = f->off;
     iunlock(f->ip);
     int r = file_read(f->ip, addr, &off, static_cast<uint>(n));
-    ilock(f->ip);
+    (void)ilock(f->ip); // valid (read above): no disk read, cannot fail
     if (r > 0) f->off = off;
     iunlock(f->ip);
     return r;
@@ -163,7 +163,10 @@ int filewrite(File *f, uint64 addr, int n) {
       if (chunk > static_cast<int>(mm::PAGE_SIZE)) chunk = static_cast<int>(mm::PAGE_SIZE); // the bounce page
       if (copyin(myproc(), buf, addr + static_cast<uint64>(i), static_cast<uint64>(chunk)) < 0) break;
       begin_op();
-      ilock(f->ip);
+      if (ilock(f->ip).is_error()) {
+        end_op();
+        break;
+      }
       int r = writei(f->ip, false, reinterpret_cast<uint64>(buf), f->off, static_cast<uint>(chunk));
       if (r > 0) f->off += static_cast<uint>(r);
       iunlock(f->ip);

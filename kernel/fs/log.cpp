@@ -17,6 +17,7 @@
 #include "lib/spinlock.h"
 #include "lib/string.h"
 #include "proc/proc.h"
+#include "arch/riscv/trap.h"
 
 namespace {
 
@@ -35,18 +36,21 @@ public:
   void end();
   void write(Buf *b);
   void forget(uint dev, uint blockno);
+  void abort();
   uint64 commits() {
     SpinGuard guard(lock_);
     return commits_;
   }
 
 private:
-  void commit();
-  void write_blocks_to_log();
-  void install(bool recovering);
+  Result<void> commit();
+  Result<void> write_blocks_to_log();
+  Result<void> install(bool recovering);
+  void unpin_all();
   void read_head();
-  void write_head();
+  Result<void> write_head();
   void recover();
+  bool try_commit();
 
   Spinlock lock_{"log"};
   int dev_ = 0;
@@ -55,6 +59,14 @@ private:
   int outstanding_ = 0; // operations between begin_op and end_op
   bool committing_ = false;
   uint64 commits_ = 0;  // transactions committed (and installed) since boot
+  // Disk errors (see log.h). pending_: a commit failed; the transaction is
+  // kept (blocks pinned) and retried. head_written_: it failed after the
+  // commit point, so the on-disk header names it and no operation may join
+  // it before it is installed. aborted_: an operation could not log a
+  // change; nothing is ever committed again.
+  bool pending_ = false;
+  bool head_written_ = false;
+  bool aborted_ = false;
   LogHeader lh_{}; // blocks logged by the current transaction
 };
 
@@ -69,34 +81,57 @@ void Log::init(int dev, const superblock &sb) {
 }
 
 // Copy each logged block from the cache into the log area.
-void Log::write_blocks_to_log() {
+// The log area's blocks need not be read: each is overwritten whole. (They
+// are read anyway, through the cache; a failed read fails the commit.)
+Result<void> Log::write_blocks_to_log() {
   for (int i = 0; i < lh_.n; i++) {
-    Buf *to = bread(dev_, start_ + 1 + i);
-    Buf *from = bread(dev_, lh_.block[i]);
-    memmove(to->data, from->data, BSIZE);
-    bwrite(to);
-    brelse(from);
+    Buf *to = TRY(bread(dev_, start_ + 1 + i));
+    auto from = bread(dev_, lh_.block[i]); // pinned: always cached
+    if (from.is_error()) {
+      brelse(to);
+      return from.error();
+    }
+    memmove(to->data, from.value()->data, BSIZE);
+    auto r = bwrite(to);
+    brelse(from.value());
     brelse(to);
+    TRY(r);
   }
+  return {};
 }
 
 // Copy each committed block from the log area to its home location.
-void Log::install(bool recovering) {
+// When not recovering, the home blocks are the pinned cached copies, which
+// hold exactly the logged contents (no operation runs during a commit), so
+// they are written as they are.
+Result<void> Log::install(bool recovering) {
   for (int i = 0; i < lh_.n; i++) {
-    Buf *from = bread(dev_, start_ + 1 + i);
-    Buf *to = bread(dev_, lh_.block[i]);
-    memmove(to->data, from->data, BSIZE);
-    bwrite(to);
-    // log_write() pinned the block so the cache kept it until now. During
-    // recovery nothing was pinned.
-    if (!recovering) bunpin(to);
-    brelse(from);
+    Buf *to = TRY(bread(dev_, lh_.block[i]));
+    if (recovering) {
+      auto from = bread(dev_, start_ + 1 + i);
+      if (from.is_error()) {
+        brelse(to);
+        return from.error();
+      }
+      memmove(to->data, from.value()->data, BSIZE);
+      brelse(from.value());
+    }
+    auto r = bwrite(to);
     brelse(to);
+    TRY(r);
   }
+  return {};
+}
+
+// log_write() pinned each block so the cache kept it until it was installed.
+void Log::unpin_all() {
+  for (int i = 0; i < lh_.n; i++) bunpin_block(dev_, lh_.block[i]);
 }
 
 void Log::read_head() {
-  Buf *b = bread(dev_, start_);
+  auto r = bread(dev_, start_);
+  if (r.is_error()) panic("initlog: cannot read the log header");
+  Buf *b = r.value();
   memmove(&lh_, b->data, sizeof(lh_));
   brelse(b);
   if (lh_.n < 0 || lh_.n > LOGSIZE || lh_.n >= size_) panic("initlog: corrupt log header (n = %d)", lh_.n);
@@ -104,18 +139,36 @@ void Log::read_head() {
 
 // Write the in-memory header to disk. With n > 0 this commits the
 // transaction; with n == 0 it retires it.
-void Log::write_head() {
-  Buf *b = bread(dev_, start_);
+Result<void> Log::write_head() {
+  Buf *b = TRY(bread(dev_, start_));
   memmove(b->data, &lh_, sizeof(lh_));
-  bwrite(b);
+  auto r = bwrite(b);
   brelse(b);
+  return r;
 }
 
 void Log::recover() {
   read_head();
-  install(true); // a committed transaction is redone; n == 0 does nothing
+  // A committed transaction is redone; n == 0 does nothing.
+  if (install(true).is_error()) panic("initlog: cannot install the log");
+  int n = lh_.n;
   lh_.n = 0;
-  write_head();
+  if (n > 0 && write_head().is_error()) panic("initlog: cannot clear the log header");
+}
+
+// Retry a failed commit, if one is pending and no operation is running.
+// Caller holds lock_. Returns whether the log is usable (nothing pending).
+bool Log::try_commit() {
+  if (!pending_ || aborted_) return !pending_;
+  if (committing_ || outstanding_ > 0) return false;
+  committing_ = true;
+  lock_.unlock();
+  bool ok = commit().ok();
+  lock_.lock();
+  committing_ = false;
+  if (ok) commits_++;
+  wakeup(this);
+  return ok;
 }
 
 void Log::begin() {
@@ -123,6 +176,19 @@ void Log::begin() {
   for (;;) {
     if (committing_) {
       sleep(this, lock_);
+    } else if (aborted_) {
+      outstanding_++; // nothing is logged or committed any more
+      return;
+    } else if (pending_ && !try_commit() &&
+               (head_written_ || lh_.n + (outstanding_ + 1) * MAXOPBLOCKS > LOGSIZE)) {
+      // The disk fails, and this operation cannot join the failed
+      // transaction: wait for the disk, retrying once a tick.
+      lock_.unlock();
+      {
+        SpinGuard tick(tickslock);
+        sleep(&ticks, tickslock);
+      }
+      lock_.lock();
     } else if (lh_.n + (outstanding_ + 1) * MAXOPBLOCKS > LOGSIZE) {
       // Were every running operation (and this one) to write its maximum,
       // the log could overflow: wait for a commit to empty it.
@@ -153,25 +219,48 @@ void Log::end() {
   if (do_commit) {
     // Commit without the spinlock: commit() sleeps in disk I/O. No other
     // operation can start while committing_ is set.
-    commit();
+    bool ok = aborted_ || commit().ok();
     SpinGuard guard(lock_);
-    commits_++;
+    if (ok && !aborted_) commits_++;
     committing_ = false;
     wakeup(this);
   }
 }
 
-void Log::commit() {
-  if (lh_.n == 0) return;
-  write_blocks_to_log();
-  write_head(); // the commit point
-  install(false);
+// Commit the transaction. On a disk error the transaction stays in memory,
+// its blocks pinned, and pending_ says so (see log.h).
+Result<void> Log::commit() {
+  if (lh_.n == 0) return {};
+  pending_ = true;
+  if (!head_written_) {
+    TRY(write_blocks_to_log());
+    TRY(write_head()); // the commit point
+    head_written_ = true;
+  }
+  TRY(install(false));
+  int n = lh_.n;
   lh_.n = 0;
-  write_head(); // the transaction is installed: erase it from the log
+  if (auto r = write_head(); r.is_error()) { // erase the transaction from the log
+    lh_.n = n; // the header on disk still names it: retry the erasing
+    return r;
+  }
+  lh_.n = n;
+  unpin_all();
+  lh_.n = 0;
+  head_written_ = false;
+  pending_ = false;
+  return {};
+}
+
+void Log::abort() {
+  SpinGuard guard(lock_);
+  if (!aborted_) kprintf("log: a change could not be logged: the file system is now read-only in memory\n");
+  aborted_ = true;
 }
 
 void Log::write(Buf *b) {
   SpinGuard guard(lock_);
+  if (aborted_) return; // nothing will be committed again
   if (lh_.n >= LOGSIZE || lh_.n >= size_ - 1) panic("log_write: transaction too big");
   if (outstanding_ < 1) panic("log_write: outside of a transaction");
 
@@ -212,6 +301,8 @@ uint64 log_commits() { return fslog.commits(); }
 void initlog(int dev, superblock *sb) { fslog.init(dev, *sb); }
 
 void log_write(Buf *b) { fslog.write(b); }
+
+void log_abort() { fslog.abort(); }
 
 void begin_op() { fslog.begin(); }
 

@@ -63,7 +63,10 @@ Inode *create(const char *path, short type, short major, short minor) {
   char name[DIRSIZ];
   Inode *dp = nameiparent(path, name);
   if (dp == nullptr) return nullptr;
-  ilock(dp);
+  if (ilock(dp).is_error()) {
+    iput(dp);
+    return nullptr;
+  }
   if (dp->nlink == 0) { // removed (a process's cwd): nothing can be created in it
     iunlockput(dp);
     return nullptr;
@@ -71,7 +74,10 @@ Inode *create(const char *path, short type, short major, short minor) {
 
   if (Inode *ip = dirlookup(dp, name, nullptr)) {
     iunlockput(dp);
-    ilock(ip);
+    if (ilock(ip).is_error()) {
+      iput(ip);
+      return nullptr;
+    }
     if (type == T_FILE && (ip->type == T_FILE || ip->type == T_DEVICE)) return ip;
     iunlockput(ip);
     return nullptr;
@@ -82,7 +88,9 @@ Inode *create(const char *path, short type, short major, short minor) {
     iunlockput(dp);
     return nullptr;
   }
-  ilock(ip);
+  // Cannot fail: ialloc has just logged the inode's block, which stays
+  // pinned in the cache.
+  (void)ilock(ip);
   ip->major = major;
   ip->minor = minor;
   ip->nlink = 1;
@@ -202,7 +210,11 @@ uint64 sys_link() {
     end_op();
     return ERR;
   }
-  ilock(ip);
+  if (ilock(ip).is_error()) {
+    iput(ip);
+    end_op();
+    return ERR;
+  }
   if (ip->type == T_DIR) { // no links to directories: the tree stays a tree
     iunlockput(ip);
     end_op();
@@ -217,13 +229,16 @@ uint64 sys_link() {
   Inode *dp = nameiparent(new_, name);
   bool linked = false;
   if (dp != nullptr) {
-    ilock(dp);
-    // A link cannot cross devices.
-    linked = dp->dev == ip->dev && dirlink(dp, name, ip->inum) == 0;
-    iunlockput(dp);
+    if (ilock(dp).is_error()) {
+      iput(dp);
+    } else {
+      // A link cannot cross devices.
+      linked = dp->dev == ip->dev && dirlink(dp, name, ip->inum) == 0;
+      iunlockput(dp);
+    }
   }
   if (!linked) {
-    ilock(ip);
+    (void)ilock(ip); // valid (locked above): no disk read
     ip->nlink--;
     iupdate(ip);
     iunlockput(ip);
@@ -245,7 +260,11 @@ uint64 sys_unlink() {
     end_op();
     return ERR;
   }
-  ilock(dp);
+  if (ilock(dp).is_error()) {
+    iput(dp);
+    end_op();
+    return ERR;
+  }
 
   // Never remove "." or "..": the directory tree would lose its shape.
   uint off;
@@ -255,7 +274,12 @@ uint64 sys_unlink() {
     end_op();
     return ERR;
   }
-  ilock(ip);
+  if (ilock(ip).is_error()) {
+    iput(ip);
+    iunlockput(dp);
+    end_op();
+    return ERR;
+  }
   if (ip->nlink < 1) panic("unlink: inode %u has no links", ip->inum);
   if (ip->type == T_DIR && !isdirempty(ip)) {
     iunlockput(ip);
@@ -281,7 +305,8 @@ uint64 sys_unlink() {
     // Linux does: its "." and ".." go (the parent no longer counts the
     // ".." link, and may itself be removed and reused), so it reads as
     // empty and path lookups in it find nothing but "." (namex).
-    itrunc(ip);
+    // On a disk error some blocks stay until the inode is freed.
+    (void)itrunc(ip);
   }
   iunlockput(ip); // frees the inode if nothing else names or holds it
   end_op();
@@ -307,7 +332,11 @@ uint64 sys_open() {
       end_op();
       return ERR;
     }
-    ilock(ip);
+    if (ilock(ip).is_error()) {
+      iput(ip);
+      end_op();
+      return ERR;
+    }
     if (ip->type == T_DIR && omode != O_RDONLY) { // directories are read-only
       iunlockput(ip);
       end_op();
@@ -324,6 +353,14 @@ uint64 sys_open() {
   // (Linux's ETXTBSY): its pages are mapped as text and data.
   bool writes = (omode & (O_WRONLY | O_RDWR)) || (omode & O_TRUNC);
   if (ip->type == T_FILE && writes && ip->object.deny_write.load() > 0) {
+    iunlockput(ip);
+    end_op();
+    return ERR;
+  }
+
+  // Truncate before a descriptor exists, so that a disk error fails open()
+  // with nothing to undo (the blocks freed so far stay freed).
+  if ((omode & O_TRUNC) && ip->type == T_FILE && itrunc(ip).is_error()) {
     iunlockput(ip);
     end_op();
     return ERR;
@@ -354,8 +391,6 @@ uint64 sys_open() {
   }
   f->readable = !(omode & O_WRONLY);
   f->writable = (omode & O_WRONLY) || (omode & O_RDWR);
-
-  if ((omode & O_TRUNC) && ip->type == T_FILE) itrunc(ip);
 
   iunlock(ip);
   end_op();
@@ -398,7 +433,11 @@ uint64 sys_chdir() {
     end_op();
     return ERR;
   }
-  ilock(ip);
+  if (ilock(ip).is_error()) {
+    iput(ip);
+    end_op();
+    return ERR;
+  }
   if (ip->type != T_DIR) {
     iunlockput(ip);
     end_op();
