@@ -154,7 +154,10 @@ public:
   Result<void> rw(Buf *b, bool write);
   Result<void> rw_raw(uint64 sector, void *data, uint32 len, bool write);
   void intr();
-  void fail_after(long n) { fail_after_.store(n); }
+  long fail_after(long n) {
+    fail_after_.store(n);
+    return injected_.exchange(0);
+  }
 
 private:
   bool inject_failure();
@@ -186,6 +189,7 @@ private:
   // Fault injection (faultinject(FAULT_DISK, n)): requests left to let
   // through before every later one fails; -1: no injection.
   std::atomic<long> fail_after_{-1};
+  std::atomic<long> injected_{0}; // failures injected since fail_after()
 };
 
 void VirtioDisk::init() {
@@ -334,7 +338,10 @@ bool VirtioDisk::inject_failure() {
   long left = fail_after_.load(std::memory_order_relaxed);
   for (;;) {
     if (left < 0) return false; // no injection
-    if (left == 0) return true;
+    if (left == 0) {
+      injected_.fetch_add(1);
+      return true;
+    }
     if (fail_after_.compare_exchange_weak(left, left - 1)) return false;
   }
 }
@@ -388,7 +395,7 @@ void virtio_disk_init() { disk.init(); }
 
 Result<void> virtio_disk_rw(Buf *b, bool write) { return disk.rw(b, write); }
 
-void virtio_disk_fail_after(long n) { disk.fail_after(n); }
+long virtio_disk_fail_after(long n) { return disk.fail_after(n); }
 
 Result<void> virtio_disk_rw_raw(uint64 sector, void *data, uint32 len, bool write) {
   return disk.rw_raw(sector, data, len, write);

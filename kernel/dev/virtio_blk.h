@@ -26,7 +26,8 @@ Result<void> virtio_disk_rw(Buf *b, bool write);
 Result<void> virtio_disk_rw_raw(uint64 sector, void *data, uint32 len, bool write);
 // Fault injection for tests (faultinject(FAULT_DISK, n)): the next n
 // requests, of either kind, go to the device; every later one fails with IO
-// without reaching it. n < 0 ends the injection.
-void virtio_disk_fail_after(long n);
+// without reaching it. n < 0 ends the injection. Returns how many requests
+// failed by injection since the previous call.
+long virtio_disk_fail_after(long n);
 // Called by the trap code on the device's interrupt (PLIC IRQ 1).
 void virtio_disk_intr();

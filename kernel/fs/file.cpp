@@ -87,9 +87,7 @@ void fileclose(File *f) {
   case File::Type::Inode:
   case File::Type::Device:
     // Dropping the last reference may free the inode on disk.
-    begin_op();
-    iput(last.ip);
-    end_op();
+    iput_op(last.ip);
     break;
   case File::Type::None: break;
   }
@@ -162,7 +160,7 @@ int filewrite(File *f, uint64 addr, int n) {
       int chunk = n - i < MAX_WRITE_PER_OP ? n - i : MAX_WRITE_PER_OP;
       if (chunk > static_cast<int>(mm::PAGE_SIZE)) chunk = static_cast<int>(mm::PAGE_SIZE); // the bounce page
       if (copyin(myproc(), buf, addr + static_cast<uint64>(i), static_cast<uint64>(chunk)) < 0) break;
-      begin_op();
+      if (begin_op().is_error()) break;
       if (ilock(f->ip).is_error()) {
         end_op();
         break;

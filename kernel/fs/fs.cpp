@@ -210,6 +210,14 @@ public:
   }
 
   void put(Inode *ip);
+  // put(ip) if that cannot free the inode (so writes nothing): true, or
+  // false with nothing done.
+  bool put_if_kept(Inode *ip) {
+    SpinGuard guard(lock_);
+    if (ip->ref == 1 && ip->valid && ip->nlink == 0) return false;
+    ip->ref--;
+    return true;
+  }
 
 private:
   Spinlock lock_{"itable"};
@@ -479,6 +487,15 @@ void iunlock(Inode *ip) {
 }
 
 void iput(Inode *ip) { itable.put(ip); }
+
+void iput_op(Inode *ip) {
+  while (begin_op().is_error()) {
+    if (itable.put_if_kept(ip)) return;
+    log_wait(); // freeing it needs the log: wait for the disk to work
+  }
+  iput(ip);
+  end_op();
+}
 
 void iunlockput(Inode *ip) {
   iunlock(ip);
@@ -786,7 +803,7 @@ Result<void> Inode::read_page(uint64 index, void *page) { return inode_read_page
 // (a store past the end of the file never grows it), in place. A block the
 // file does not have yet (a hole) is allocated in a transaction.
 Result<void> Inode::write_page(uint64 index, const void *page) {
-  begin_op();
+  TRY(begin_op());
   lock.acquire();
   auto r = inode_write_page(this, index, page, size, true);
   lock.release();
@@ -796,11 +813,7 @@ Result<void> Inode::write_page(uint64 index, const void *page) {
 
 void Inode::hold() { idup(this); }
 
-void Inode::release() {
-  begin_op();
-  iput(this);
-  end_op();
-}
+void Inode::release() { iput_op(this); }
 
 int file_read(Inode *ip, uint64 dst, uint *off, uint n) {
   uint tot = 0;

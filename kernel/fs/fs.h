@@ -71,6 +71,11 @@ Inode *idup(Inode *ip);
 [[nodiscard]] Result<void> ilock(Inode *ip);
 void iunlock(Inode *ip);
 void iput(Inode *ip);
+// iput() outside an operation, in one of its own. Never fails: if the disk
+// fails (begin_op cannot start) and the reference is not the inode's last
+// with no links, it is dropped without a transaction (nothing to write);
+// else this waits for the disk.
+void iput_op(Inode *ip);
 void iunlockput(Inode *ip);
 // Write the in-memory copy of a locked inode to disk (inside a transaction).
 // If its block cannot be read, the transaction is aborted (log_abort).

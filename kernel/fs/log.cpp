@@ -32,7 +32,7 @@ static_assert(sizeof(LogHeader) <= BSIZE, "log header must fit in one block");
 class Log {
 public:
   void init(int dev, const superblock &sb);
-  void begin();
+  Result<void> begin();
   void end();
   void write(Buf *b);
   void forget(uint dev, uint blockno);
@@ -171,31 +171,26 @@ bool Log::try_commit() {
   return ok;
 }
 
-void Log::begin() {
+Result<void> Log::begin() {
   SpinGuard guard(lock_);
   for (;;) {
     if (committing_) {
       sleep(this, lock_);
     } else if (aborted_) {
       outstanding_++; // nothing is logged or committed any more
-      return;
+      return {};
     } else if (pending_ && !try_commit() &&
                (head_written_ || lh_.n + (outstanding_ + 1) * MAXOPBLOCKS > LOGSIZE)) {
       // The disk fails, and this operation cannot join the failed
-      // transaction: wait for the disk, retrying once a tick.
-      lock_.unlock();
-      {
-        SpinGuard tick(tickslock);
-        sleep(&ticks, tickslock);
-      }
-      lock_.lock();
+      // transaction.
+      return Error::IO;
     } else if (lh_.n + (outstanding_ + 1) * MAXOPBLOCKS > LOGSIZE) {
       // Were every running operation (and this one) to write its maximum,
       // the log could overflow: wait for a commit to empty it.
       sleep(this, lock_);
     } else {
       outstanding_++;
-      return;
+      return {};
     }
   }
 }
@@ -304,6 +299,11 @@ void log_write(Buf *b) { fslog.write(b); }
 
 void log_abort() { fslog.abort(); }
 
-void begin_op() { fslog.begin(); }
+Result<void> begin_op() { return fslog.begin(); }
+
+void log_wait() {
+  SpinGuard guard(tickslock);
+  sleep(&ticks, tickslock);
+}
 
 void end_op() { fslog.end(); }

@@ -21,11 +21,14 @@
 //    that made it have succeeded (like a write() whose write-back fails
 //    later). The next end_op() retries the commit; later operations join
 //    the pending transaction while the log has room for them, and when it
-//    has not, begin_op() waits, retrying once a tick, for the disk to work.
+//    has not, begin_op() retries the commit and fails (IO) if it fails:
+//    the system call returns -1.
 //  - A commit that fails after its header was written (installing, or
 //    clearing the header) is on disk already: a reboot replays it. Until
 //    it is installed and erased, no operation may start (it would reuse
-//    the log area): begin_op() retries it, and waits, as above.
+//    the log area): begin_op() retries it, and fails if it fails.
+//  A reference dropped outside an operation (close, exit) that does not
+//  free the inode needs no transaction: iput_op() then goes ahead without.
 //  - An operation that cannot log a change it has made (iupdate could not
 //    read the inode block) aborts: nothing is ever committed again, so the
 //    disk keeps the state before that transaction (ext4's read-only
@@ -35,6 +38,7 @@
 // anything, or leave it complete and consistent (a short write).
 #pragma once
 
+#include "lib/result.h"
 #include "lib/types.h"
 #include "kernel/fs.h"
 
@@ -57,6 +61,9 @@ uint64 log_commits();
 // The current operation made a change it could not log (a disk error in
 // iupdate): the transaction is incomplete and must never commit.
 void log_abort();
-// Start / finish a file system operation.
-void begin_op();
+// Start / finish a file system operation. begin_op errors: IO (the disk
+// fails and a failed commit is in the way; see above). Nothing to end then.
+[[nodiscard]] Result<void> begin_op();
 void end_op();
+// Sleep a clock tick: for callers that must retry a failing disk.
+void log_wait();

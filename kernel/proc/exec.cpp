@@ -105,7 +105,7 @@ bool read_headers(Inode *ip, ElfHeader *elf, ProgramHeader *phs, uint32 *nph) {
 
 int exec(const char *path, char **argv) {
   Proc *p = myproc();
-  begin_op();
+  if (begin_op().is_error()) return -1;
   Inode *ip = namei(path);
   end_op();
   if (!ip) return -1;
@@ -159,9 +159,7 @@ int exec(const char *path, char **argv) {
     as.destroy();
   }
   // The mappings hold the inode now; this reference can go.
-  begin_op();
-  iput(ip);
-  end_op();
+  iput_op(ip);
   if (!ok) return -1;
 
   safestrcpy(p->name, last, sizeof p->name);

@@ -204,7 +204,7 @@ uint64 sys_link() {
   char old[MAXPATH], new_[MAXPATH], name[DIRSIZ];
   if (!argpath(0, old) || !argpath(1, new_)) return ERR;
 
-  begin_op();
+  if (begin_op().is_error()) return ERR;
   Inode *ip = namei(old);
   if (ip == nullptr) {
     end_op();
@@ -254,7 +254,7 @@ uint64 sys_unlink() {
   char path[MAXPATH], name[DIRSIZ];
   if (!argpath(0, path)) return ERR;
 
-  begin_op();
+  if (begin_op().is_error()) return ERR;
   Inode *dp = nameiparent(path, name);
   if (dp == nullptr) {
     end_op();
@@ -318,7 +318,7 @@ uint64 sys_open() {
   int omode = argint(1);
   if (!argpath(0, path)) return ERR;
 
-  begin_op();
+  if (begin_op().is_error()) return ERR;
   Inode *ip;
   if (omode & O_CREATE) {
     ip = create(path, T_FILE, 0, 0);
@@ -400,7 +400,7 @@ uint64 sys_open() {
 namespace {
 // mkdir and mknod: create the node in one transaction and let it go.
 uint64 make_node(const char *path, short type, short major, short minor) {
-  begin_op();
+  if (begin_op().is_error()) return ERR;
   Inode *ip = create(path, type, major, minor);
   if (ip) iunlockput(ip);
   end_op();
@@ -427,7 +427,7 @@ uint64 sys_chdir() {
   Proc *p = myproc();
   if (!argpath(0, path)) return ERR;
 
-  begin_op();
+  if (begin_op().is_error()) return ERR;
   Inode *ip = namei(path);
   if (ip == nullptr) {
     end_op();
