@@ -141,7 +141,7 @@ static int op_disk_exec(int n) {
 }
 
 static int op_disk_unlink(int n) {
-  if (make_file(DISK_FILE, 2 * PG) < 0) {
+  if (make_file(DISK_FILE, PG) < 0) {
     snprintf(msg, sizeof msg, "cannot make " DISK_FILE);
     return -1;
   }
