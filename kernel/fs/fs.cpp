@@ -210,11 +210,15 @@ public:
   }
 
   void put(Inode *ip);
-  // put(ip) if that cannot free the inode (so writes nothing): true, or
-  // false with nothing done.
-  bool put_if_kept(Inode *ip) {
+  // put(ip) if that cannot free the inode (so writes nothing), or if
+  // `never_free` (the inode then stays allocated on disk): true, or false
+  // with nothing done.
+  bool put_without_free(Inode *ip, bool never_free) {
     SpinGuard guard(lock_);
-    if (ip->ref == 1 && ip->valid && ip->nlink == 0) return false;
+    if (ip->ref == 1 && ip->valid && ip->nlink == 0) {
+      if (!never_free) return false;
+      ip->valid = false; // the next user of the entry reads the disk
+    }
     ip->ref--;
     return true;
   }
@@ -490,7 +494,9 @@ void iput(Inode *ip) { itable.put(ip); }
 
 void iput_op(Inode *ip) {
   while (begin_op().is_error()) {
-    if (itable.put_if_kept(ip)) return;
+    // After the log aborted nothing can be freed: the inode is lost on
+    // disk (as after a crash between unlink and close), not in memory.
+    if (itable.put_without_free(ip, log_aborted())) return;
     log_wait(); // freeing it needs the log: wait for the disk to work
   }
   iput(ip);

@@ -74,7 +74,7 @@ void iput(Inode *ip);
 // iput() outside an operation, in one of its own. Never fails: if the disk
 // fails (begin_op cannot start) and the reference is not the inode's last
 // with no links, it is dropped without a transaction (nothing to write);
-// else this waits for the disk.
+// else this waits for the disk (after log_abort: drops it unfreed).
 void iput_op(Inode *ip);
 void iunlockput(Inode *ip);
 // Write the in-memory copy of a locked inode to disk (inside a transaction).

@@ -37,6 +37,10 @@ public:
   void write(Buf *b);
   void forget(uint dev, uint blockno);
   void abort();
+  bool aborted() {
+    SpinGuard guard(lock_);
+    return aborted_;
+  }
   uint64 commits() {
     SpinGuard guard(lock_);
     return commits_;
@@ -177,8 +181,7 @@ Result<void> Log::begin() {
     if (committing_) {
       sleep(this, lock_);
     } else if (aborted_) {
-      outstanding_++; // nothing is logged or committed any more
-      return {};
+      return Error::IO; // read-only until reboot
     } else if (pending_ && !try_commit() &&
                (head_written_ || lh_.n + (outstanding_ + 1) * MAXOPBLOCKS > LOGSIZE)) {
       // The disk fails, and this operation cannot join the failed
@@ -249,7 +252,7 @@ Result<void> Log::commit() {
 
 void Log::abort() {
   SpinGuard guard(lock_);
-  if (!aborted_) kprintf("log: a change could not be logged: the file system is now read-only in memory\n");
+  if (!aborted_) kprintf("log: a change could not be logged: the file system is read-only until reboot\n");
   aborted_ = true;
 }
 
@@ -298,6 +301,8 @@ void initlog(int dev, superblock *sb) { fslog.init(dev, *sb); }
 void log_write(Buf *b) { fslog.write(b); }
 
 void log_abort() { fslog.abort(); }
+
+bool log_aborted() { return fslog.aborted(); }
 
 Result<void> begin_op() { return fslog.begin(); }
 

@@ -30,10 +30,11 @@
 //  A reference dropped outside an operation (close, exit) that does not
 //  free the inode needs no transaction: iput_op() then goes ahead without.
 //  - An operation that cannot log a change it has made (iupdate could not
-//    read the inode block) aborts: nothing is ever committed again, so the
-//    disk keeps the state before that transaction (ext4's read-only
-//    remount after a journal error; here the changes live on in memory
-//    until reboot).
+//    read the inode block) aborts the log: nothing is ever committed
+//    again, so the disk keeps the state before that transaction, and
+//    begin_op() fails from then on (ext4's read-only remount after a
+//    journal error). What memory holds of the lost transactions stays
+//    visible to reads until reboot.
 // Failing reads elsewhere make the operation fail before it changes
 // anything, or leave it complete and consistent (a short write).
 #pragma once
@@ -61,6 +62,8 @@ uint64 log_commits();
 // The current operation made a change it could not log (a disk error in
 // iupdate): the transaction is incomplete and must never commit.
 void log_abort();
+// Whether that has happened.
+bool log_aborted();
 // Start / finish a file system operation. begin_op errors: IO (the disk
 // fails and a failed commit is in the way; see above). Nothing to end then.
 [[nodiscard]] Result<void> begin_op();

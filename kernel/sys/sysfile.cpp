@@ -88,9 +88,13 @@ Inode *create(const char *path, short type, short major, short minor) {
     iunlockput(dp);
     return nullptr;
   }
-  // Cannot fail: ialloc has just logged the inode's block, which stays
-  // pinned in the cache.
-  (void)ilock(ip);
+  // ialloc has just logged the inode's block, which stays pinned in the
+  // cache: this fails only after the log has aborted (log.h).
+  if (ilock(ip).is_error()) {
+    iput(ip);
+    iunlockput(dp);
+    return nullptr;
+  }
   ip->major = major;
   ip->minor = minor;
   ip->nlink = 1;
@@ -290,8 +294,14 @@ uint64 sys_unlink() {
 
   dirent de;
   memset(&de, 0, sizeof(de));
-  if (writei(dp, false, reinterpret_cast<uint64>(&de), off, sizeof(de)) != sizeof(de))
-    panic("unlink: cannot clear the directory entry");
+  if (writei(dp, false, reinterpret_cast<uint64>(&de), off, sizeof(de)) != sizeof(de)) {
+    // A disk error (the entry's block was just read, so this is rare):
+    // nothing has changed yet.
+    iunlockput(ip);
+    iunlockput(dp);
+    end_op();
+    return ERR;
+  }
   if (ip->type == T_DIR) {
     dp->nlink--; // the removed directory's ".." named dp
     iupdate(dp);
