@@ -52,7 +52,7 @@ private:
   Result<void> install(bool recovering);
   void unpin_all();
   void read_head();
-  Result<void> write_head();
+  Result<void> write_head(const LogHeader &h);
   void recover();
   bool try_commit();
 
@@ -141,11 +141,11 @@ void Log::read_head() {
   if (lh_.n < 0 || lh_.n > LOGSIZE || lh_.n >= size_) panic("initlog: corrupt log header (n = %d)", lh_.n);
 }
 
-// Write the in-memory header to disk. With n > 0 this commits the
-// transaction; with n == 0 it retires it.
-Result<void> Log::write_head() {
+// Write a header to disk: lh_ (n > 0) commits the transaction; an empty
+// one (n == 0) retires it.
+Result<void> Log::write_head(const LogHeader &h) {
   Buf *b = TRY(bread(dev_, start_));
-  memmove(b->data, &lh_, sizeof(lh_));
+  memmove(b->data, &h, sizeof(h));
   auto r = bwrite(b);
   brelse(b);
   return r;
@@ -155,9 +155,8 @@ void Log::recover() {
   read_head();
   // A committed transaction is redone; n == 0 does nothing.
   if (install(true).is_error()) panic("initlog: cannot install the log");
-  int n = lh_.n;
+  if (lh_.n > 0 && write_head(LogHeader{}).is_error()) panic("initlog: cannot clear the log header");
   lh_.n = 0;
-  if (n > 0 && write_head().is_error()) panic("initlog: cannot clear the log header");
 }
 
 // Retry a failed commit, if one is pending and no operation is running.
@@ -232,17 +231,11 @@ Result<void> Log::commit() {
   pending_ = true;
   if (!head_written_) {
     TRY(write_blocks_to_log());
-    TRY(write_head()); // the commit point
+    TRY(write_head(lh_)); // the commit point
     head_written_ = true;
   }
   TRY(install(false));
-  int n = lh_.n;
-  lh_.n = 0;
-  if (auto r = write_head(); r.is_error()) { // erase the transaction from the log
-    lh_.n = n; // the header on disk still names it: retry the erasing
-    return r;
-  }
-  lh_.n = n;
+  TRY(write_head(LogHeader{})); // erase the transaction from the log
   unpin_all();
   lh_.n = 0;
   head_written_ = false;
