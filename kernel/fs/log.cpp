@@ -198,9 +198,10 @@ Result<void> Log::begin() {
 }
 
 void Log::end() {
-  bool do_commit = false;
+  bool do_commit = false, aborted = false;
   {
     SpinGuard guard(lock_);
+    aborted = aborted_;
     outstanding_--;
     if (committing_) panic("end_op: commit in progress");
     if (outstanding_ == 0) {
@@ -216,9 +217,10 @@ void Log::end() {
   if (do_commit) {
     // Commit without the spinlock: commit() sleeps in disk I/O. No other
     // operation can start while committing_ is set.
-    bool ok = aborted_ || commit().ok();
+    // After an abort nothing is committed (see log.h).
+    bool ok = !aborted && commit().ok();
     SpinGuard guard(lock_);
-    if (ok && !aborted_) commits_++;
+    if (ok) commits_++;
     committing_ = false;
     wakeup(this);
   }
