@@ -18,6 +18,8 @@
 
 #include "dev/virtio_blk.h"
 
+#include <atomic>
+
 #include "arch/riscv/platform.h"
 #include "fs/buf.h"
 #include "lib/print.h"
@@ -119,6 +121,7 @@ struct BlkReq {
 constexpr uint32 BLK_T_IN = 0;
 constexpr uint32 BLK_T_OUT = 1;
 constexpr uint8 BLK_S_OK = 0;          // the status byte the device writes on success
+constexpr uint8 STATUS_INJECTED = 0xfe; // ours: a failure injected for a test
 constexpr uint8 STATUS_PENDING = 0xff; // anything but OK, until the device writes
 constexpr uint64 SECTOR_SIZE = 512;    // virtio-blk addresses 512-byte sectors
 static_assert(BSIZE % SECTOR_SIZE == 0);
@@ -148,11 +151,16 @@ template <typename T> T read_shared(const T &x) { return *static_cast<const vola
 class VirtioDisk {
 public:
   void init();
-  void rw(Buf *b, bool write);
+  Result<void> rw(Buf *b, bool write);
   Result<void> rw_raw(uint64 sector, void *data, uint32 len, bool write);
   void intr();
+  long fail_after(long n) {
+    fail_after_.store(n);
+    return injected_.exchange(0);
+  }
 
 private:
+  bool inject_failure();
   uint8 transfer(uint64 sector, void *data, uint32 len, bool write);
   int alloc_desc();
   void free_desc(uint32 i);
@@ -177,6 +185,11 @@ private:
   BlkReq reqs_[NUM] = {};
   uint8 status_[NUM] = {};
   bool pending_[NUM] = {};
+
+  // Fault injection (faultinject(FAULT_DISK, n)): requests left to let
+  // through before every later one fails; -1: no injection.
+  std::atomic<long> fail_after_{-1};
+  std::atomic<long> injected_{0}; // failures injected since fail_after()
 };
 
 void VirtioDisk::init() {
@@ -282,6 +295,8 @@ bool VirtioDisk::alloc3(uint32 idx[3]) {
 // contiguous: the kernel direct map) and sleep until it has finished.
 // Returns the status byte the device wrote (BLK_S_OK on success).
 uint8 VirtioDisk::transfer(uint64 sector, void *data, uint32 len, bool write) {
+  // An injected failure looks like the device's: the device is never asked.
+  if (inject_failure()) return STATUS_INJECTED;
   SpinGuard guard(lock_);
 
   uint32 idx[3];
@@ -318,18 +333,39 @@ uint8 VirtioDisk::transfer(uint64 sector, void *data, uint32 len, bool write) {
   return st;
 }
 
-void VirtioDisk::rw(Buf *b, bool write) {
+// Whether this request is to fail by injection; counts it if not.
+bool VirtioDisk::inject_failure() {
+  long left = fail_after_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (left < 0) return false; // no injection
+    if (left == 0) {
+      injected_.fetch_add(1);
+      return true;
+    }
+    if (fail_after_.compare_exchange_weak(left, left - 1)) return false;
+  }
+}
+
+Result<void> VirtioDisk::rw(Buf *b, bool write) {
   b->disk = true;
   uint8 st = transfer(static_cast<uint64>(b->blockno) * (BSIZE / SECTOR_SIZE), b->data, BSIZE, write);
   b->disk = false;
-  if (st != BLK_S_OK)
-    panic("virtio_disk: request for block %u failed (status %u)", b->blockno, static_cast<uint>(st));
+  if (st != BLK_S_OK) {
+    if (st != STATUS_INJECTED) // (tests inject thousands: keep the console quiet)
+      kprintf("virtio_disk: %s of block %u failed (status %u)\n", write ? "write" : "read", b->blockno,
+              static_cast<uint>(st));
+    return Error::IO;
+  }
+  return {};
 }
 
 Result<void> VirtioDisk::rw_raw(uint64 sector, void *data, uint32 len, bool write) {
   if (len == 0 || len % SECTOR_SIZE != 0 || len > VIRTIO_RAW_MAX) return Error::Invalid;
-  if (transfer(sector, data, len, write) != BLK_S_OK) {
-    kprintf("virtio_disk: %s of %u bytes at sector %lu failed\n", write ? "write" : "read", len, sector);
+  uint8 st = transfer(sector, data, len, write);
+  if (st != BLK_S_OK) {
+    if (st != STATUS_INJECTED)
+      kprintf("virtio_disk: %s of %u bytes at sector %lu failed (status %u)\n", write ? "write" : "read", len,
+              sector, static_cast<uint>(st));
     return Error::IO;
   }
   return {};
@@ -361,7 +397,9 @@ VirtioDisk disk;
 
 void virtio_disk_init() { disk.init(); }
 
-void virtio_disk_rw(Buf *b, bool write) { disk.rw(b, write); }
+Result<void> virtio_disk_rw(Buf *b, bool write) { return disk.rw(b, write); }
+
+long virtio_disk_fail_after(long n) { return disk.fail_after(n); }
 
 Result<void> virtio_disk_rw_raw(uint64 sector, void *data, uint32 len, bool write) {
   return disk.rw_raw(sector, data, len, write);

@@ -124,18 +124,23 @@ BufferCache bcache;
 
 void binit() { bcache.init(); }
 
-Buf *bread(uint dev, uint blockno) {
+Result<Buf *> bread(uint dev, uint blockno) {
   Buf *b = bcache.get(dev, blockno);
   if (!b->valid) {
-    virtio_disk_rw(b, false);
+    auto r = virtio_disk_rw(b, false);
+    if (r.is_error()) {
+      // The buffer stays invalid: the next bread() asks the disk again.
+      brelse(b);
+      return r.error();
+    }
     b->valid = true;
   }
   return b;
 }
 
-void bwrite(Buf *b) {
+Result<void> bwrite(Buf *b) {
   if (!b->lock.holding()) panic("bwrite: buffer not locked");
-  virtio_disk_rw(b, true);
+  return virtio_disk_rw(b, true);
 }
 
 void brelse(Buf *b) { bcache.release(b); }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "kernel/param.h"
+#include "lib/result.h"
 #include "lib/types.h"
 #include "kernel/fs.h"
 #include "proc/sleeplock.h"
@@ -27,9 +28,10 @@ struct Buf {
 
 void binit();
 // The block `blockno` of device `dev`, locked and with valid data.
-Buf *bread(uint dev, uint blockno);
-// Write b's data to disk now. The caller holds b's lock.
-void bwrite(Buf *b);
+// Errors: IO (the disk read failed; nothing is held then).
+Result<Buf *> bread(uint dev, uint blockno);
+// Write b's data to disk now. The caller holds b's lock. Errors: IO.
+Result<void> bwrite(Buf *b);
 // Unlock b and give up this reference.
 void brelse(Buf *b);
 // Keep b in the cache even when unreferenced (the log pins blocks it has
@@ -43,11 +45,18 @@ void bunpin_block(uint dev, uint blockno);
 // by inode_write_page), so the cached copy would be stale.
 void bdiscard(uint dev, uint blockno);
 
-// A bread() result that brelse()s itself at the end of the scope.
+// A bread() result that brelse()s itself at the end of the scope. Check
+// ok() before use: the read may have failed (then nothing is held).
 class BufGuard {
 public:
-  BufGuard(uint dev, uint blockno) : b_(bread(dev, blockno)) {}
-  ~BufGuard() { brelse(b_); }
+  BufGuard(uint dev, uint blockno) {
+    auto r = bread(dev, blockno);
+    if (r.ok()) b_ = r.value();
+  }
+  ~BufGuard() {
+    if (b_ != nullptr) brelse(b_);
+  }
+  bool ok() const { return b_ != nullptr; }
   BufGuard(const BufGuard &) = delete;
   BufGuard &operator=(const BufGuard &) = delete;
 
@@ -57,5 +66,5 @@ public:
   uint *words() const { return reinterpret_cast<uint *>(b_->data); }
 
 private:
-  Buf *b_;
+  Buf *b_ = nullptr;
 };

@@ -87,9 +87,7 @@ void fileclose(File *f) {
   case File::Type::Inode:
   case File::Type::Device:
     // Dropping the last reference may free the inode on disk.
-    begin_op();
-    iput(last.ip);
-    end_op();
+    iput_op(last.ip);
     break;
   case File::Type::None: break;
   }
@@ -98,7 +96,7 @@ void fileclose(File *f) {
 int filestat(File *f, uint64 addr) {
   if (f->type != File::Type::Inode && f->type != File::Type::Device) return -1;
   struct stat st;
-  ilock(f->ip);
+  if (ilock(f->ip).is_error()) return -1;
   stati(f->ip, &st);
   iunlock(f->ip);
   return copyout(myproc(), addr, &st, sizeof(st));
@@ -115,7 +113,7 @@ int fileread(File *f, uint64 addr, int n) {
     return dev->read(true, addr, n);
   }
   case File::Type::Inode: {
-    ilock(f->ip);
+    if (ilock(f->ip).is_error()) return -1;
     if (f->ip->type != T_FILE) { // a directory: through the buffer cache
       int r = readi(f->ip, true, addr, f->off, static_cast<uint>(n));
       if (r > 0) f->off += static_cast<uint>(r);
@@ -128,7 +126,7 @@ int fileread(File *f, uint64 addr, int n) {
     uint off = f->off;
     iunlock(f->ip);
     int r = file_read(f->ip, addr, &off, static_cast<uint>(n));
-    ilock(f->ip);
+    (void)ilock(f->ip); // valid (read above): no disk read, cannot fail
     if (r > 0) f->off = off;
     iunlock(f->ip);
     return r;
@@ -162,8 +160,11 @@ int filewrite(File *f, uint64 addr, int n) {
       int chunk = n - i < MAX_WRITE_PER_OP ? n - i : MAX_WRITE_PER_OP;
       if (chunk > static_cast<int>(mm::PAGE_SIZE)) chunk = static_cast<int>(mm::PAGE_SIZE); // the bounce page
       if (copyin(myproc(), buf, addr + static_cast<uint64>(i), static_cast<uint64>(chunk)) < 0) break;
-      begin_op();
-      ilock(f->ip);
+      if (begin_op().is_error()) break;
+      if (ilock(f->ip).is_error()) {
+        end_op();
+        break;
+      }
       int r = writei(f->ip, false, reinterpret_cast<uint64>(buf), f->off, static_cast<uint>(chunk));
       if (r > 0) f->off += static_cast<uint>(r);
       iunlock(f->ip);

@@ -28,18 +28,21 @@ superblock sb;
 uint min(uint a, uint b) { return a < b ? a : b; }
 
 void readsb(uint dev, superblock *out) {
-  Buf *b = bread(dev, SUPERBLOCK_NO);
+  auto r = bread(dev, SUPERBLOCK_NO);
+  if (r.is_error()) panic("fsinit: cannot read the superblock");
+  Buf *b = r.value();
   memmove(out, b->data, sizeof(*out));
   brelse(b);
 }
 
 // ---------------------------------------------------------------- blocks
 
-void bzero(uint dev, uint blockno) {
-  Buf *b = bread(dev, blockno);
+Result<void> bzero(uint dev, uint blockno) {
+  Buf *b = TRY(bread(dev, blockno));
   memset(b->data, 0, BSIZE);
   log_write(b);
   brelse(b);
+  return {};
 }
 
 // The bitmap has one bit per disk block, set when the block is in use.
@@ -101,6 +104,7 @@ FreedBlocks freed;
 Result<uint> balloc_bit(uint dev, bool for_data) {
   for (uint base = 0; base < sb.size; base += BPB) {
     BufGuard bp(dev, BBLOCK(base, sb));
+    if (!bp.ok()) return Error::IO;
     for (uint bi = 0; bi < BPB && base + bi < sb.size; bi++) {
       BitPos pos = bit_of(base + bi);
       if ((bp->data[pos.byte] & pos.mask) == 0 && !(for_data && freed.contains(base + bi))) {
@@ -123,6 +127,8 @@ enum class Alloc {
           // straight to disk (inode_write_page)
 };
 
+Result<void> bfree(uint dev, uint blockno);
+
 Result<uint> balloc(uint dev, Alloc how) {
   uint b = TRY(balloc_bit(dev, how == Alloc::Data));
   if (how == Alloc::Data) {
@@ -132,20 +138,25 @@ Result<uint> balloc(uint dev, Alloc how) {
     // should be none: this is the safety net.
     log_forget(dev, b);
     bdiscard(dev, b); // and the cache must not serve its old contents
-  } else {
-    bzero(dev, b);
+  } else if (auto r = bzero(dev, b); r.is_error()) {
+    // Give the bit back: the block was not zeroed, so it must not be used.
+    // (bfree cannot fail here: bzero's read failed, not the bitmap's, which
+    // balloc_bit holds in the cache until this transaction commits.)
+    (void)bfree(dev, b);
+    return r.error();
   }
   return b;
 }
 
-void bfree(uint dev, uint blockno) {
-  Buf *bp = bread(dev, BBLOCK(blockno, sb));
+Result<void> bfree(uint dev, uint blockno) {
+  Buf *bp = TRY(bread(dev, BBLOCK(blockno, sb)));
   BitPos pos = bit_of(blockno);
   if ((bp->data[pos.byte] & pos.mask) == 0) panic("bfree: block %u is already free", blockno);
   bp->data[pos.byte] &= static_cast<uchar>(~pos.mask);
   log_write(bp);
   brelse(bp);
   freed.add(blockno);
+  return {};
 }
 
 // ---------------------------------------------------------------- inodes
@@ -199,6 +210,18 @@ public:
   }
 
   void put(Inode *ip);
+  // put(ip) if that cannot free the inode (so writes nothing), or if
+  // `never_free` (the inode then stays allocated on disk): true, or false
+  // with nothing done.
+  bool put_without_free(Inode *ip, bool never_free) {
+    SpinGuard guard(lock_);
+    if (ip->ref == 1 && ip->valid && ip->nlink == 0) {
+      if (!never_free) return false;
+      ip->valid = false; // the next user of the entry reads the disk
+    }
+    ip->ref--;
+    return true;
+  }
 
 private:
   Spinlock lock_{"itable"};
@@ -219,9 +242,12 @@ void InodeTable::put(Inode *ip) {
     ip->lock.acquire();
     lock_.unlock();
 
-    itrunc(ip);
-    ip->type = 0;
-    iupdate(ip); // the on-disk inode is free now
+    if (itrunc(ip).ok()) {
+      ip->type = 0;
+      iupdate(ip); // the on-disk inode is free now
+    }
+    // Else the inode keeps its remaining blocks and stays allocated with
+    // nlink 0 on disk (lost, as after a crash between unlink and free).
     ip->valid = false;
 
     ip->lock.release();
@@ -243,6 +269,7 @@ Result<uint> fill_slot(uint dev, uint &slot, Alloc how) {
 // missing (the indirect block is then logged).
 Result<uint> indirect_entry(uint dev, uint ind, uint index, Alloc how) {
   BufGuard bp(dev, ind);
+  if (!bp.ok()) return Error::IO;
   uint &slot = bp.words()[index];
   if (slot != 0 || how == Alloc::No) return slot;
   slot = TRY(balloc(dev, how));
@@ -282,20 +309,27 @@ Result<uint> bmap(Inode *ip, uint bn, Alloc how) {
 }
 
 // Free the indirect block `ind` and every block it names; with depth 2 the
-// blocks it names are themselves singly indirect blocks.
-void free_indirect(uint dev, uint ind, int depth) {
+// blocks it names are themselves singly indirect blocks. Errors: IO; then
+// the entries freed so far are cleared in the (logged) indirect block, so
+// the block pointers on disk still agree with the bitmap.
+Result<void> free_indirect(uint dev, uint ind, int depth) {
   {
     BufGuard bp(dev, ind);
-    const uint *a = bp.words();
+    if (!bp.ok()) return Error::IO;
+    uint *a = bp.words();
     for (uint j = 0; j < NINDIRECT; j++) {
       if (a[j] == 0) continue;
-      if (depth > 1)
-        free_indirect(dev, a[j], depth - 1);
-      else
-        bfree(dev, a[j]);
+      auto r = depth > 1 ? free_indirect(dev, a[j], depth - 1) : bfree(dev, a[j]);
+      if (r.is_error()) {
+        if (j > 0) {
+          memset(a, 0, j * sizeof(uint));
+          log_write(bp.get());
+        }
+        return r.error();
+      }
     }
   }
-  bfree(dev, ind);
+  return bfree(dev, ind);
 }
 
 // ---------------------------------------------------------------- directories
@@ -330,7 +364,10 @@ Inode *namex(const char *path, bool parent, char *name) {
   if (ip == nullptr) return nullptr;
 
   while ((path = skipelem(path, name)) != nullptr) {
-    ilock(ip);
+    if (ilock(ip).is_error()) {
+      iput(ip);
+      return nullptr;
+    }
     if (ip->type != T_DIR) {
       iunlockput(ip);
       return nullptr;
@@ -385,7 +422,9 @@ void iinit() {
 
 Inode *ialloc(uint dev, short type) {
   for (uint inum = 1; inum < sb.ninodes; inum++) {
-    Buf *bp = bread(dev, IBLOCK(inum, sb));
+    auto r = bread(dev, IBLOCK(inum, sb));
+    if (r.is_error()) return nullptr;
+    Buf *bp = r.value();
     dinode *dip = dinode_in(bp, inum);
     if (dip->type == 0) {
       memset(dip, 0, sizeof(*dip));
@@ -401,7 +440,14 @@ Inode *ialloc(uint dev, short type) {
 }
 
 void iupdate(Inode *ip) {
-  Buf *bp = bread(ip->dev, IBLOCK(ip->inum, sb));
+  auto r = bread(ip->dev, IBLOCK(ip->inum, sb));
+  if (r.is_error()) {
+    // The change cannot be logged, and the operation has gone too far to
+    // be undone: the transaction must never commit (log.h).
+    log_abort();
+    return;
+  }
+  Buf *bp = r.value();
   dinode *dip = dinode_in(bp, ip->inum);
   dip->type = ip->type;
   dip->major = ip->major;
@@ -415,11 +461,16 @@ void iupdate(Inode *ip) {
 
 Inode *idup(Inode *ip) { return itable.dup(ip); }
 
-void ilock(Inode *ip) {
+Result<void> ilock(Inode *ip) {
   if (ip == nullptr || ip->ref < 1) panic("ilock: inode not referenced");
   ip->lock.acquire();
   if (!ip->valid) {
-    Buf *bp = bread(ip->dev, IBLOCK(ip->inum, sb));
+    auto r = bread(ip->dev, IBLOCK(ip->inum, sb));
+    if (r.is_error()) {
+      ip->lock.release();
+      return r.error();
+    }
+    Buf *bp = r.value();
     const dinode *dip = dinode_in(bp, ip->inum);
     ip->type = dip->type;
     ip->major = dip->major;
@@ -431,6 +482,7 @@ void ilock(Inode *ip) {
     ip->valid = true;
     if (ip->type == 0) panic("ilock: inode %u is free on disk", ip->inum);
   }
+  return {};
 }
 
 void iunlock(Inode *ip) {
@@ -440,29 +492,38 @@ void iunlock(Inode *ip) {
 
 void iput(Inode *ip) { itable.put(ip); }
 
+void iput_op(Inode *ip) {
+  while (begin_op().is_error()) {
+    // After the log aborted nothing can be freed: the inode is lost on
+    // disk (as after a crash between unlink and close), not in memory.
+    if (itable.put_without_free(ip, log_aborted())) return;
+    log_wait(); // freeing it needs the log: wait for the disk to work
+  }
+  iput(ip);
+  end_op();
+}
+
 void iunlockput(Inode *ip) {
   iunlock(ip);
   iput(ip);
 }
 
-void itrunc(Inode *ip) {
+Result<void> itrunc(Inode *ip) {
   // The cached pages go first: none may outlive the blocks they came from.
   ip->object.drop_pages(0);
-  for (uint i = 0; i < NDIRECT; i++) {
-    if (ip->addrs[i]) {
-      bfree(ip->dev, ip->addrs[i]);
-      ip->addrs[i] = 0;
-    }
+  Result<void> r;
+  for (uint i = 0; i < NDIRECT && r.ok(); i++) {
+    if (ip->addrs[i] && (r = bfree(ip->dev, ip->addrs[i])).ok()) ip->addrs[i] = 0;
   }
-  for (int depth = 1; depth <= 2; depth++) {
+  for (int depth = 1; depth <= 2 && r.ok(); depth++) {
     uint &ind = ip->addrs[NDIRECT + depth - 1];
-    if (ind) {
-      free_indirect(ip->dev, ind, depth);
-      ind = 0;
-    }
+    if (ind && (r = free_indirect(ip->dev, ind, depth)).ok()) ind = 0;
   }
-  ip->size = 0;
+  // On an error the blocks not yet freed stay attached (and the size with
+  // them): the inode is consistent, just not empty.
+  if (r.ok()) ip->size = 0;
   iupdate(ip);
+  return r;
 }
 
 void stati(Inode *ip, struct stat *st) {
@@ -519,7 +580,7 @@ int readi(Inode *ip, bool user_dst, uint64 dst, uint off, uint n) {
     uint tot = 0;
     while (tot < n) {
       auto page = ip->object.get_page(off / mm::PAGE_SIZE);
-      if (page.is_error()) break;
+      if (page.is_error()) return tot > 0 ? static_cast<int>(tot) : -1;
       uint m = min(n - tot, static_cast<uint>(mm::PAGE_SIZE - off % mm::PAGE_SIZE));
       int r = either_copyout(user_dst, dst, mm::phys_to_ptr<uchar>(page.value()) + off % mm::PAGE_SIZE, m);
       mm::frames.release(page.value());
@@ -535,7 +596,7 @@ int readi(Inode *ip, bool user_dst, uint64 dst, uint off, uint n) {
   while (tot < n) {
     uint m = min(n - tot, BSIZE - off % BSIZE);
     auto addr = bmap(ip, off / BSIZE, Alloc::No);
-    if (addr.is_error()) break;
+    if (addr.is_error()) return tot > 0 ? static_cast<int>(tot) : -1;
     int r;
     if (addr.value() == 0) {
       // A hole (a block never written, below the size): it reads as zeros.
@@ -543,6 +604,7 @@ int readi(Inode *ip, bool user_dst, uint64 dst, uint off, uint n) {
       r = either_copyout(user_dst, dst, zeros + off % BSIZE, m);
     } else {
       BufGuard bp(ip->dev, addr.value());
+      if (!bp.ok()) return tot > 0 ? static_cast<int>(tot) : -1;
       r = either_copyout(user_dst, dst, bp->data + off % BSIZE, m);
     }
     if (r == -1) return -1;
@@ -563,7 +625,9 @@ int writei(Inode *ip, bool user_src, uint64 src, uint off, uint n) {
   while (tot < n) {
     auto addr = bmap(ip, off / BSIZE, Alloc::Zeroed);
     if (addr.is_error()) break; // disk full: a short write
-    Buf *bp = bread(ip->dev, addr.value());
+    auto rb = bread(ip->dev, addr.value());
+    if (rb.is_error()) break; // a short write, as for a full disk
+    Buf *bp = rb.value();
     uint m = min(n - tot, BSIZE - off % BSIZE);
     if (either_copyin(bp->data + off % BSIZE, user_src, src, m) == -1) {
       brelse(bp);
@@ -683,7 +747,7 @@ Inode *dirlookup(Inode *dp, const char *name, uint *poff) {
   dirent de;
   for (uint off = 0; off < dp->size; off += sizeof(de)) {
     if (readi(dp, false, reinterpret_cast<uint64>(&de), off, sizeof(de)) != sizeof(de))
-      panic("dirlookup: cannot read directory %u", dp->inum);
+      return nullptr; // a disk error: the name is not found
     if (de.inum == 0) continue; // a free slot
     if (namecmp(name, de.name) == 0) {
       if (poff) *poff = off;
@@ -705,7 +769,7 @@ int dirlink(Inode *dp, const char *name, uint inum) {
   uint off;
   for (off = 0; off < dp->size; off += sizeof(de)) {
     if (readi(dp, false, reinterpret_cast<uint64>(&de), off, sizeof(de)) != sizeof(de))
-      panic("dirlink: cannot read directory %u", dp->inum);
+      return -1; // a disk error
     if (de.inum == 0) break;
   }
 
@@ -745,7 +809,7 @@ Result<void> Inode::read_page(uint64 index, void *page) { return inode_read_page
 // (a store past the end of the file never grows it), in place. A block the
 // file does not have yet (a hole) is allocated in a transaction.
 Result<void> Inode::write_page(uint64 index, const void *page) {
-  begin_op();
+  TRY(begin_op());
   lock.acquire();
   auto r = inode_write_page(this, index, page, size, true);
   lock.release();
@@ -755,22 +819,18 @@ Result<void> Inode::write_page(uint64 index, const void *page) {
 
 void Inode::hold() { idup(this); }
 
-void Inode::release() {
-  begin_op();
-  iput(this);
-  end_op();
-}
+void Inode::release() { iput_op(this); }
 
 int file_read(Inode *ip, uint64 dst, uint *off, uint n) {
   uint tot = 0;
   while (tot < n) {
-    ilock(ip);
+    if (ilock(ip).is_error()) return tot > 0 ? static_cast<int>(tot) : -1;
     uint size = ip->size;
     iunlock(ip);
     if (*off >= size) break;
     uint64 pos = *off;
     auto page = ip->object.get_page(pos / mm::PAGE_SIZE); // takes the lock on a miss
-    if (page.is_error()) break;
+    if (page.is_error()) return tot > 0 ? static_cast<int>(tot) : -1; // no memory, or a disk error
     uint m = min(min(n - tot, static_cast<uint>(mm::PAGE_SIZE - pos % mm::PAGE_SIZE)), size - *off);
     int r = either_copyout(true, dst, mm::phys_to_ptr<uchar>(page.value()) + pos % mm::PAGE_SIZE, m);
     mm::frames.release(page.value());
@@ -791,7 +851,9 @@ int file_read(Inode *ip, uint64 dst, uint *off, uint n) {
 uint64 count_free_inodes(uint dev) {
   uint64 n = 0;
   for (uint first = 0; first < sb.ninodes; first += IPB) {
-    Buf *bp = bread(dev, IBLOCK(first, sb));
+    auto r = bread(dev, IBLOCK(first, sb));
+    if (r.is_error()) return 0;
+    Buf *bp = r.value();
     for (uint inum = first; inum < first + IPB && inum < sb.ninodes; inum++)
       if (inum != 0 && dinode_in(bp, inum)->type == 0) n++;
     brelse(bp);
@@ -802,7 +864,9 @@ uint64 count_free_inodes(uint dev) {
 uint64 count_free_blocks(uint dev) {
   uint64 n = 0;
   for (uint base = 0; base < sb.size; base += BPB) {
-    Buf *bp = bread(dev, BBLOCK(base, sb));
+    auto r = bread(dev, BBLOCK(base, sb));
+    if (r.is_error()) return 0;
+    Buf *bp = r.value();
     for (uint bi = 0; bi < BPB && base + bi < sb.size; bi++) {
       BitPos pos = bit_of(base + bi);
       if ((bp->data[pos.byte] & pos.mask) == 0) n++;

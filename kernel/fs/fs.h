@@ -67,25 +67,36 @@ void iinit();
 // unlocked, or nullptr if there are no free inodes (on disk or in memory).
 Inode *ialloc(uint dev, short type);
 Inode *idup(Inode *ip);
-void ilock(Inode *ip);
+// Lock ip, reading it from disk if needed. Errors: IO (then it is not locked).
+[[nodiscard]] Result<void> ilock(Inode *ip);
 void iunlock(Inode *ip);
 void iput(Inode *ip);
+// iput() outside an operation, in one of its own. Never fails: if the disk
+// fails (begin_op cannot start) and the reference is not the inode's last
+// with no links, it is dropped without a transaction (nothing to write);
+// else this waits for the disk (after log_abort: drops it unfreed).
+void iput_op(Inode *ip);
 void iunlockput(Inode *ip);
 // Write the in-memory copy of a locked inode to disk (inside a transaction).
+// If its block cannot be read, the transaction is aborted (log_abort).
 void iupdate(Inode *ip);
-// Free all the data blocks of a locked inode; size becomes 0.
-void itrunc(Inode *ip);
+// Free all the data blocks of a locked inode; size becomes 0. Errors: IO
+// (some blocks stay, the inode consistent with them).
+Result<void> itrunc(Inode *ip);
 void stati(Inode *ip, struct stat *st);
 
 // Read / write n bytes at offset off of a locked inode. dst/src is a user
 // address of the current process if user_dst/user_src, else a kernel
-// pointer. readi returns the bytes read (0 at or past the end) or -1 on a
-// bad address; writei the bytes written (fewer if the disk fills) or -1.
+// pointer. readi returns the bytes read (0 at or past the end; fewer after
+// a disk error or with no memory) or -1 on a bad address or such an error
+// before any byte; writei the bytes written (fewer if the disk fills or
+// fails) or -1.
 int readi(Inode *ip, bool user_dst, uint64 dst, uint off, uint n);
 // read() of a T_FILE: n bytes at *off to user address dst through the page
 // cache, without holding the inode lock while touching user memory (the
 // buffer may be a mapping of this very file). Advances *off. Returns the
-// bytes read (0 at the end), or -1 on a bad address before any byte.
+// bytes read (0 at the end), or -1 on a bad address, a disk error or no
+// memory before any byte.
 int file_read(Inode *ip, uint64 dst, uint *off, uint n);
 int writei(Inode *ip, bool user_src, uint64 src, uint off, uint n);
 

@@ -79,7 +79,8 @@ uint64 push_args(mm::AddressSpace &as, uint64 sp, uint64 stack_base, char **argv
 // The program's headers, read with the inode locked (through the page
 // cache: the text's first page is then already cached).
 bool read_headers(Inode *ip, ElfHeader *elf, ProgramHeader *phs, uint32 *nph) {
-  ilock(ip);
+  *nph = 0;
+  if (ilock(ip).is_error()) return false;
   bool ok = ip->type == T_FILE &&
             readi(ip, false, reinterpret_cast<uint64>(elf), 0, sizeof *elf) == sizeof *elf &&
             elf->magic == ELF_MAGIC && elf->machine == EM_RISCV && elf->phentsize == sizeof(ProgramHeader) &&
@@ -104,7 +105,7 @@ bool read_headers(Inode *ip, ElfHeader *elf, ProgramHeader *phs, uint32 *nph) {
 
 int exec(const char *path, char **argv) {
   Proc *p = myproc();
-  begin_op();
+  if (begin_op().is_error()) return -1;
   Inode *ip = namei(path);
   end_op();
   if (!ip) return -1;
@@ -158,9 +159,7 @@ int exec(const char *path, char **argv) {
     as.destroy();
   }
   // The mappings hold the inode now; this reference can go.
-  begin_op();
-  iput(ip);
-  end_op();
+  iput_op(ip);
   if (!ok) return -1;
 
   safestrcpy(p->name, last, sizeof p->name);

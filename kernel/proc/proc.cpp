@@ -219,9 +219,7 @@ void exit(int status) {
       f = nullptr;
     }
   }
-  begin_op();
-  iput(p->cwd);
-  end_op();
+  iput_op(p->cwd);
   p->cwd = nullptr;
 
   // Give the user memory back now, not when the parent waits: leave the

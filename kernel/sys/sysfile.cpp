@@ -63,7 +63,10 @@ Inode *create(const char *path, short type, short major, short minor) {
   char name[DIRSIZ];
   Inode *dp = nameiparent(path, name);
   if (dp == nullptr) return nullptr;
-  ilock(dp);
+  if (ilock(dp).is_error()) {
+    iput(dp);
+    return nullptr;
+  }
   if (dp->nlink == 0) { // removed (a process's cwd): nothing can be created in it
     iunlockput(dp);
     return nullptr;
@@ -71,7 +74,10 @@ Inode *create(const char *path, short type, short major, short minor) {
 
   if (Inode *ip = dirlookup(dp, name, nullptr)) {
     iunlockput(dp);
-    ilock(ip);
+    if (ilock(ip).is_error()) {
+      iput(ip);
+      return nullptr;
+    }
     if (type == T_FILE && (ip->type == T_FILE || ip->type == T_DEVICE)) return ip;
     iunlockput(ip);
     return nullptr;
@@ -82,7 +88,13 @@ Inode *create(const char *path, short type, short major, short minor) {
     iunlockput(dp);
     return nullptr;
   }
-  ilock(ip);
+  // ialloc has just logged the inode's block, which stays pinned in the
+  // cache: this fails only after the log has aborted (log.h).
+  if (ilock(ip).is_error()) {
+    iput(ip);
+    iunlockput(dp);
+    return nullptr;
+  }
   ip->major = major;
   ip->minor = minor;
   ip->nlink = 1;
@@ -196,13 +208,17 @@ uint64 sys_link() {
   char old[MAXPATH], new_[MAXPATH], name[DIRSIZ];
   if (!argpath(0, old) || !argpath(1, new_)) return ERR;
 
-  begin_op();
+  if (begin_op().is_error()) return ERR;
   Inode *ip = namei(old);
   if (ip == nullptr) {
     end_op();
     return ERR;
   }
-  ilock(ip);
+  if (ilock(ip).is_error()) {
+    iput(ip);
+    end_op();
+    return ERR;
+  }
   if (ip->type == T_DIR) { // no links to directories: the tree stays a tree
     iunlockput(ip);
     end_op();
@@ -217,13 +233,16 @@ uint64 sys_link() {
   Inode *dp = nameiparent(new_, name);
   bool linked = false;
   if (dp != nullptr) {
-    ilock(dp);
-    // A link cannot cross devices.
-    linked = dp->dev == ip->dev && dirlink(dp, name, ip->inum) == 0;
-    iunlockput(dp);
+    if (ilock(dp).is_error()) {
+      iput(dp);
+    } else {
+      // A link cannot cross devices.
+      linked = dp->dev == ip->dev && dirlink(dp, name, ip->inum) == 0;
+      iunlockput(dp);
+    }
   }
   if (!linked) {
-    ilock(ip);
+    (void)ilock(ip); // valid (locked above): no disk read
     ip->nlink--;
     iupdate(ip);
     iunlockput(ip);
@@ -239,13 +258,17 @@ uint64 sys_unlink() {
   char path[MAXPATH], name[DIRSIZ];
   if (!argpath(0, path)) return ERR;
 
-  begin_op();
+  if (begin_op().is_error()) return ERR;
   Inode *dp = nameiparent(path, name);
   if (dp == nullptr) {
     end_op();
     return ERR;
   }
-  ilock(dp);
+  if (ilock(dp).is_error()) {
+    iput(dp);
+    end_op();
+    return ERR;
+  }
 
   // Never remove "." or "..": the directory tree would lose its shape.
   uint off;
@@ -255,7 +278,12 @@ uint64 sys_unlink() {
     end_op();
     return ERR;
   }
-  ilock(ip);
+  if (ilock(ip).is_error()) {
+    iput(ip);
+    iunlockput(dp);
+    end_op();
+    return ERR;
+  }
   if (ip->nlink < 1) panic("unlink: inode %u has no links", ip->inum);
   if (ip->type == T_DIR && !isdirempty(ip)) {
     iunlockput(ip);
@@ -266,8 +294,14 @@ uint64 sys_unlink() {
 
   dirent de;
   memset(&de, 0, sizeof(de));
-  if (writei(dp, false, reinterpret_cast<uint64>(&de), off, sizeof(de)) != sizeof(de))
-    panic("unlink: cannot clear the directory entry");
+  if (writei(dp, false, reinterpret_cast<uint64>(&de), off, sizeof(de)) != sizeof(de)) {
+    // A disk error (the entry's block was just read, so this is rare):
+    // nothing has changed yet.
+    iunlockput(ip);
+    iunlockput(dp);
+    end_op();
+    return ERR;
+  }
   if (ip->type == T_DIR) {
     dp->nlink--; // the removed directory's ".." named dp
     iupdate(dp);
@@ -281,7 +315,8 @@ uint64 sys_unlink() {
     // Linux does: its "." and ".." go (the parent no longer counts the
     // ".." link, and may itself be removed and reused), so it reads as
     // empty and path lookups in it find nothing but "." (namex).
-    itrunc(ip);
+    // On a disk error some blocks stay until the inode is freed.
+    (void)itrunc(ip);
   }
   iunlockput(ip); // frees the inode if nothing else names or holds it
   end_op();
@@ -293,7 +328,7 @@ uint64 sys_open() {
   int omode = argint(1);
   if (!argpath(0, path)) return ERR;
 
-  begin_op();
+  if (begin_op().is_error()) return ERR;
   Inode *ip;
   if (omode & O_CREATE) {
     ip = create(path, T_FILE, 0, 0);
@@ -307,7 +342,11 @@ uint64 sys_open() {
       end_op();
       return ERR;
     }
-    ilock(ip);
+    if (ilock(ip).is_error()) {
+      iput(ip);
+      end_op();
+      return ERR;
+    }
     if (ip->type == T_DIR && omode != O_RDONLY) { // directories are read-only
       iunlockput(ip);
       end_op();
@@ -324,6 +363,14 @@ uint64 sys_open() {
   // (Linux's ETXTBSY): its pages are mapped as text and data.
   bool writes = (omode & (O_WRONLY | O_RDWR)) || (omode & O_TRUNC);
   if (ip->type == T_FILE && writes && ip->object.deny_write.load() > 0) {
+    iunlockput(ip);
+    end_op();
+    return ERR;
+  }
+
+  // Truncate before a descriptor exists, so that a disk error fails open()
+  // with nothing to undo (the blocks freed so far stay freed).
+  if ((omode & O_TRUNC) && ip->type == T_FILE && itrunc(ip).is_error()) {
     iunlockput(ip);
     end_op();
     return ERR;
@@ -355,8 +402,6 @@ uint64 sys_open() {
   f->readable = !(omode & O_WRONLY);
   f->writable = (omode & O_WRONLY) || (omode & O_RDWR);
 
-  if ((omode & O_TRUNC) && ip->type == T_FILE) itrunc(ip);
-
   iunlock(ip);
   end_op();
   return static_cast<uint64>(fd);
@@ -365,7 +410,7 @@ uint64 sys_open() {
 namespace {
 // mkdir and mknod: create the node in one transaction and let it go.
 uint64 make_node(const char *path, short type, short major, short minor) {
-  begin_op();
+  if (begin_op().is_error()) return ERR;
   Inode *ip = create(path, type, major, minor);
   if (ip) iunlockput(ip);
   end_op();
@@ -392,13 +437,17 @@ uint64 sys_chdir() {
   Proc *p = myproc();
   if (!argpath(0, path)) return ERR;
 
-  begin_op();
+  if (begin_op().is_error()) return ERR;
   Inode *ip = namei(path);
   if (ip == nullptr) {
     end_op();
     return ERR;
   }
-  ilock(ip);
+  if (ilock(ip).is_error()) {
+    iput(ip);
+    end_op();
+    return ERR;
+  }
   if (ip->type != T_DIR) {
     iunlockput(ip);
     end_op();

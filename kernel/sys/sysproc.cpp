@@ -1,6 +1,7 @@
 // Process and memory system calls.
 #include "arch/riscv/platform.h"
 #include "arch/riscv/trap.h"
+#include "dev/virtio_blk.h"
 #include "fs/fs.h"
 #include "kernel/fcntl.h"
 #include "kernel/param.h"
@@ -190,13 +191,20 @@ uint64 sys_shutdown() {
 
 // faultinject(what, n), for tests of the kernel's failure paths. With
 // FAULT_FRAMES the next n frame allocations succeed and every one after them
-// fails, until faultinject(FAULT_FRAMES, -1). Returns 0, or -1 if `what` is
-// not supported (disk faults are not: the buffer cache has no error path).
+// fails, until faultinject(FAULT_FRAMES, -1). FAULT_DISK does the same for
+// disk requests (reads and writes, buffer cache and page I/O alike), and
+// returns how many requests it failed since the previous FAULT_DISK call.
+// Returns 0 (FAULT_FRAMES), or -1 if `what` is not supported.
 uint64 sys_faultinject() {
   constexpr int FAULT_FRAMES = 1; // include/kernel/syscall.h
+  constexpr int FAULT_DISK = 2;
   int what = argint(0);
   int n = argint(1);
-  if (what != FAULT_FRAMES) return FAIL;
-  mm::frames.fail_after(n < 0 ? -1 : n);
+  if (what == FAULT_FRAMES)
+    mm::frames.fail_after(n < 0 ? -1 : n);
+  else if (what == FAULT_DISK)
+    return static_cast<uint64>(virtio_disk_fail_after(n < 0 ? -1 : n));
+  else
+    return FAIL;
   return 0;
 }

@@ -11,6 +11,26 @@
 // blocks must be back at their values before it, and vmaudit() must be 0.
 // The walk over n ends at the first n for which the operation succeeds.
 //
+// The disk cases (names starting "disk_") do the same with
+// faultinject(FAULT_DISK, n): the next n disk requests succeed, every later
+// one fails. A commit that fails leaves the transaction in memory, retried
+// by the next operation (kernel/fs/log.h), so an operation may succeed
+// although a request failed: the walk ends at the first n for which no
+// request failed. After each n a no-op transaction (flush) lets the log
+// retry. Data read once stays in the page cache and blocks in the buffer
+// cache, so each failure point is met once: the read cases read files
+// nothing read before (/README, /wc), and each n gets one request
+// further into them. `tools/qemu-run --fsck` then checks that the disk is
+// consistent after all those failed commits.
+//
+//   faulttest -crash N
+//
+// A crash in the middle of failing commits: with FAULT_DISK n = N, create
+// and grow a file, unlink another and make a directory, then power off at
+// once, injection still on, whatever is pending in memory lost. The disk
+// must be consistent once a committed log is replayed, as the kernel's
+// recovery would at the next boot (tools/qemu-run --fsck-replay).
+//
 // Prints "ok CASE (N failure points)" or "FAIL CASE: at n=N: reason" per
 // case; exits 0 iff every case passed.
 #include "kernel/types.h"
@@ -30,6 +50,128 @@ static char msg[160];
 static char *cow_heap;
 
 static void inject(int n) { faultinject(FAULT_FRAMES, n); }
+
+// Disk injection. disk_end() returns how many requests failed since
+// disk_inject().
+static int disk_failed; // for run_case: failures in the last operation
+static void disk_inject(int n) { faultinject(FAULT_DISK, n); }
+static int disk_end(void) { return faultinject(FAULT_DISK, -1); }
+// A transaction that changes nothing: the log retries a failed commit.
+static void flush(void) { unlink("/ft-no-such-file"); }
+
+#define DISK_FILE "ft.disk"
+#define DISK_DIR "ft.dir"
+#define DISK_WRITE (4 * PG) // past the 12 direct blocks: an indirect block too
+static char disk_buf[DISK_WRITE];
+
+// Create a file of `size` bytes, without injection: 0 or -1.
+static int make_file(const char *path, int size) {
+  int fd = open(path, O_CREATE | O_RDWR | O_TRUNC);
+  if (fd < 0) return -1;
+  int w = write(fd, disk_buf, size);
+  close(fd);
+  return w == size ? 0 : -1;
+}
+
+static int op_disk_create(int n) {
+  disk_inject(n);
+  int fd = open(DISK_FILE, O_CREATE | O_RDWR);
+  disk_failed = disk_end();
+  flush();
+  if (fd >= 0) close(fd);
+  unlink(DISK_FILE);
+  return fd >= 0;
+}
+
+static int op_disk_write(int n) {
+  int fd = open(DISK_FILE, O_CREATE | O_RDWR);
+  if (fd < 0) {
+    snprintf(msg, sizeof msg, "cannot create " DISK_FILE);
+    return -1;
+  }
+  disk_inject(n);
+  int w = write(fd, disk_buf, DISK_WRITE);
+  disk_failed = disk_end();
+  flush();
+  close(fd);
+  unlink(DISK_FILE);
+  return w == DISK_WRITE;
+}
+
+static int op_disk_read(int n) {
+  static char buf[PG];
+  int fd = open("/README", O_RDONLY);
+  if (fd < 0) {
+    snprintf(msg, sizeof msg, "cannot open /README");
+    return -1;
+  }
+  disk_inject(n);
+  int r, total = 0;
+  while ((r = read(fd, buf, sizeof buf)) > 0) total += r;
+  disk_failed = disk_end();
+  close(fd);
+  if (r < 0) return 0;
+  if (total < 1000) {
+    snprintf(msg, sizeof msg, "read only %d bytes of /README", total);
+    return -1;
+  }
+  return 1;
+}
+
+// wc's text spans file pages 1 and 2, which it faults in after exec has
+// succeeded: a failed read there kills it (the kernel prints why).
+static void disk_exec_child(int n) {
+  char *argv[] = {"wc", "/true", 0}; // prints one line, exits with 0
+  disk_inject(n);
+  exec("/wc", argv);
+  exit(99);
+}
+static int op_disk_exec(int n) {
+  int pid = fork();
+  if (pid < 0) {
+    snprintf(msg, sizeof msg, "fork failed");
+    return -1;
+  }
+  if (pid == 0) disk_exec_child(n);
+  int st = 0;
+  int w = wait(&st);
+  disk_failed = disk_end();
+  flush();
+  if (w != pid) {
+    snprintf(msg, sizeof msg, "wait returned %d", w);
+    return -1;
+  }
+  if (st == 0) return 1;
+  // 1: wc's own read() failed ("wc: read error"): clean too.
+  if (st == 99 || st == KILLED || st == 1) return 0;
+  snprintf(msg, sizeof msg, "child exit status %d", st);
+  return -1;
+}
+
+static int op_disk_unlink(int n) {
+  if (make_file(DISK_FILE, PG) < 0) {
+    snprintf(msg, sizeof msg, "cannot make " DISK_FILE);
+    return -1;
+  }
+  disk_inject(n);
+  int r = unlink(DISK_FILE);
+  disk_failed = disk_end();
+  flush();
+  if (r < 0 && unlink(DISK_FILE) < 0) {
+    snprintf(msg, sizeof msg, "cannot unlink " DISK_FILE " after the failure");
+    return -1;
+  }
+  return r == 0;
+}
+
+static int op_disk_mkdir(int n) {
+  disk_inject(n);
+  int r = mkdir(DISK_DIR);
+  disk_failed = disk_end();
+  flush();
+  unlink(DISK_DIR);
+  return r == 0;
+}
 
 static int op_fork(int n) {
   inject(n);
@@ -158,6 +300,9 @@ static struct tcase cases[] = {
     {"fork", op_fork},   {"fork_eager", op_fork_eager}, {"exec_args", op_exec},
     {"exec_big", op_exec_big}, {"pipe", op_pipe},      {"open_write", op_open},
     {"sbrk", op_sbrk},   {"cow_faults", op_cow},
+    {"disk_create", op_disk_create}, {"disk_write", op_disk_write},
+    {"disk_read", op_disk_read},     {"disk_exec", op_disk_exec},
+    {"disk_unlink", op_disk_unlink}, {"disk_mkdir", op_disk_mkdir},
 };
 
 // "Free" frames include the page cache's: it takes frames as programs are
@@ -191,8 +336,10 @@ static int run_case(struct tcase *t) {
   for (int n = 0; n < MAXN; n++) {
     ms(&before);
     msg[0] = 0;
+    disk_failed = 0;
     int r = t->op(n);
     inject(-1);
+    disk_end();
     if (r < 0) {
       printf("FAIL %s: at n=%d: %s\n", t->name, n, msg);
       return 0;
@@ -211,12 +358,12 @@ static int run_case(struct tcase *t) {
       printf("FAIL %s: at n=%d: vmaudit found %d violations\n", t->name, n, v);
       return 0;
     }
-    if (r == 1) {
+    if (r == 1 && disk_failed == 0) {
       printf("ok %s (%d failure points)\n", t->name, n);
       return 1;
     }
   }
-  printf("FAIL %s: still failing after %d allocations\n", t->name, MAXN);
+  printf("FAIL %s: still failing after %d failure points\n", t->name, MAXN);
   return 0;
 }
 
@@ -228,8 +375,26 @@ static void prefault_data(void) {
   for (volatile char *p = (char *)(((uint64)etext + 4095) & ~4095UL); p < end; p += 4096) *p = *p;
 }
 
+static void crash(int n) {
+  // Page in all of this program first: a text page that cannot be read
+  // would kill it before the operations (text starts at address 0).
+  for (volatile char *p = 0; p < etext; p += PG) (void)*p;
+  if (make_file("crash.old", PG) < 0) {
+    printf("FAIL crash: cannot make crash.old\n");
+    exit(1);
+  }
+  disk_inject(n);
+  int fd = open("crash.new", O_CREATE | O_RDWR);
+  if (fd >= 0) write(fd, disk_buf, DISK_WRITE);
+  unlink("crash.old");
+  mkdir("crash.dir");
+  printf("crash at n=%d\n", n);
+  shutdown(0);
+}
+
 int main(int argc, char *argv[]) {
   prefault_data();
+  if (argc == 3 && strcmp(argv[1], "-crash") == 0) crash(atoi(argv[2]));
   if (faultinject(FAULT_FRAMES, -1) < 0) {
     printf("FAIL faulttest: faultinject is not available\n");
     exit(1);
