@@ -69,3 +69,4 @@ void *memcpy(void *, const void *, uint);
 int strncmp(const char *, const char *, uint);
 char *strncpy(char *, const char *, int);
 int snprintf(char *, int, const char *, ...) __attribute__((format(printf, 3, 4)));
+void prefault_data(void); // page in all of data and bss now (tests counting frames)

@@ -1017,13 +1017,6 @@ static int exec_helper(int argc, char **argv) {
   return 0;
 }
 
-// Data and bss are paged in on first touch: bring in every page of them now,
-// so that the frame counts the cases compare are not moved by this
-// program's own first use of a variable.
-static void prefault_data(void) {
-  for (volatile char *p = (char *)(((uint64)etext + 4095) & ~4095UL); p < end; p += 4096) *p = *p;
-}
-
 int main(int argc, char **argv) {
   prefault_data();
   if (argc > 1 && strcmp(argv[1], "--exec-helper") == 0) return exec_helper(argc, argv);

@@ -39,6 +39,8 @@
 #include "kernel/syscall.h"
 #include "user/user.h"
 
+extern char etext[];
+
 #define PG 4096
 #define KILLED (-1)
 #define MAXN 5000    // a walk longer than this is a failure of its own
@@ -367,13 +369,6 @@ static int run_case(struct tcase *t) {
   return 0;
 }
 
-// Data and bss are paged in on first touch: bring in every page of them now,
-// so that the frame counts compared later are not moved by this program's
-// own first use of a variable.
-extern char etext[], end[];
-static void prefault_data(void) {
-  for (volatile char *p = (char *)(((uint64)etext + 4095) & ~4095UL); p < end; p += 4096) *p = *p;
-}
 
 static void crash(int n) {
   // Page in all of this program first: a text page that cannot be read

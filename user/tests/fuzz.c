@@ -683,14 +683,6 @@ static void usage(void) {
   exit(2);
 }
 
-// Data and bss are paged in on first touch: bring in every page of them now,
-// so that the frame counts compared later are not moved by this program's
-// own first use of a variable.
-extern char etext[], end[];
-static void prefault_data(void) {
-  for (volatile char *p = (char *)(((uint64)etext + 4095) & ~4095UL); p < end; p += 4096) *p = *p;
-}
-
 int main(int argc, char *argv[]) {
   prefault_data();
   uint64 seed = 1;

@@ -1660,14 +1660,6 @@ static void helper(int argc, char *argv[]) {
   exit(argc);
 }
 
-// Data and bss are paged in on first touch: bring in every page of them now,
-// so that the frame counts the cases compare are not moved by this
-// program's own first use of a variable.
-extern char etext[], end[];
-static void prefault_data(void) {
-  for (volatile char *p = (char *)(((uint64)etext + 4095) & ~4095UL); p < end; p += 4096) *p = *p;
-}
-
 int main(int argc, char *argv[]) {
   prefault_data();
   if (argc >= 2 && strcmp(argv[1], "-helper") == 0) helper(argc, argv);
