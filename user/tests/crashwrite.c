@@ -24,7 +24,12 @@
 // the pages back; after the last file, /cw.state = D + 1. With -w it writes
 // the pages with write() instead (ordered mode: in place, then commit).
 // Each generation also creates and removes a scratch file (/cw.junk) of
-// other data, so freed blocks are reused while the files are written.
+// other data, so freed blocks are reused while the files are written, and
+// appends a page to /cw.grow with write() (truncated when it has GROW
+// pages): its page i holds hdr(GF, i, lap), lap the generation that last
+// truncated it. The check wants whole pages (a size that is a multiple of
+// the page size) of one lap: an append is all there or not at all, and
+// never shows blocks of another file or of a former lap (ordered mode).
 // It prints "crashwrite: writing from gen G" first and "crashwrite: gen G"
 // after each generation, and runs until killed, or GENS generations.
 // On boot BOOTS + 1 it only checks, prints "ok crashwrite" and exits 0.
@@ -39,11 +44,15 @@
 #define BLK 1024
 #define MAXF 16
 #define MAXPG 256
+#define GF 0xf0  // the file number of /cw.grow in its pattern
+#define GROW 24  // pages of /cw.grow before it is truncated (past the indirect block)
 #define K1 0x9E3779B97F4A7C15ULL
 #define K2 0xD6E8FEB86659FD93ULL
 
 static int nf = 4, np = 16, boots_max = 1, use_write;
 static long gens_max;
+static uint64 lap; // the lap /cw.grow is in
+static int grown;  // its pages
 static char buf[PG] __attribute__((aligned(PG)));
 
 static uint64 hdr(uint64 f, uint64 i, uint64 g) { return 0xC0DEULL << 48 | f << 40 | i << 24 | g; }
@@ -163,6 +172,61 @@ static int check(uint64 d, int *newer) {
   return bad;
 }
 
+// /cw.grow: whole pages of one lap. Sets lap and grown for the writer.
+static int check_grow(void) {
+  struct stat sb;
+  int fd = open("/cw.grow", O_RDONLY);
+  if (fd < 0) return 0; // not made yet
+  if (fstat(fd, &sb) < 0 || sb.size % PG || sb.size > (uint64)GROW * PG) {
+    printf("crashwrite: /cw.grow has size %lu\n", (uint64)sb.size);
+    close(fd);
+    return 1;
+  }
+  int bad = 0;
+  grown = (int)(sb.size / PG);
+  for (int i = 0; i < grown; i++) {
+    if (readn(fd, buf, PG) != PG) {
+      printf("crashwrite: /cw.grow: cannot read page %d\n", i);
+      bad++;
+      break;
+    }
+    if (i == 0) lap = block_hdr(buf) & 0xffffff;
+    for (int b = 0; b < PG / BLK; b++) {
+      uint64 h = block_hdr(buf + b * BLK);
+      if (h == hdr(GF, i, lap)) continue;
+      bad++;
+      if (h == 0)
+        printf("crashwrite: /cw.grow page %d block %d: no whole pattern, first word %lx (lap %lu)\n", i, b,
+               *(uint64 *)(buf + b * BLK), lap);
+      else
+        printf("crashwrite: /cw.grow page %d block %d holds file %lu page %lu gen %lu, not lap %lu\n", i,
+               b, (h >> 40) & 0xff, (h >> 24) & 0xffff, h & 0xffffff, lap);
+      break;
+    }
+  }
+  close(fd);
+  return bad;
+}
+
+// One more page of /cw.grow (a new lap when it is full).
+static void grow(uint64 g) {
+  int fd;
+  if (grown == GROW || grown == 0) {
+    fd = open("/cw.grow", O_CREATE | O_RDWR | O_TRUNC);
+    lap = g;
+    grown = 0;
+  } else {
+    fd = open("/cw.grow", O_RDWR);
+    for (int i = 0; fd >= 0 && i < grown; i++)
+      if (readn(fd, buf, PG) != PG) die("cannot read /cw.grow");
+  }
+  if (fd < 0) die("cannot open /cw.grow");
+  fill(buf, GF, grown, lap);
+  if (write(fd, buf, PG) != PG) die("cannot append to /cw.grow");
+  grown++;
+  close(fd);
+}
+
 // Other data through the allocator: blocks freed here are reused.
 static void junk(uint64 g) {
   int fd = open("/cw.junk", O_CREATE | O_RDWR | O_TRUNC);
@@ -203,6 +267,7 @@ static void write_gen(uint64 g) {
     }
     if (f == nf / 2) junk(g);
   }
+  grow(g);
 }
 
 int main(int argc, char **argv) {
@@ -225,14 +290,14 @@ int main(int argc, char **argv) {
     st[0] = 0;
     st[1] = 1;
   } else {
-    int newer, bad = check(st[0], &newer);
+    int newer, bad = check(st[0], &newer) + check_grow();
     if (bad) {
       printf("FAIL crashwrite: boot %lu: %d bad pages (gen %lu or %lu expected)\n", st[1] + 1, bad,
              st[0], st[0] + 1);
       return 1;
     }
-    printf("crashwrite: check ok (boot %lu, gen %lu, %d pages at gen %lu)\n", st[1] + 1, st[0],
-           newer, st[0] + 1);
+    printf("crashwrite: check ok (boot %lu, gen %lu, %d pages at gen %lu, /cw.grow %d pages)\n",
+           st[1] + 1, st[0], newer, st[0] + 1, grown);
     st[1]++;
     if (st[1] > (uint64)boots_max) {
       printf("ok crashwrite (%lu boots, gen %lu)\n", st[1], st[0]);
