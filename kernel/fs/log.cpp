@@ -35,6 +35,13 @@ public:
   void end();
   void write(Buf *b);
   void forget(uint dev, uint blockno);
+  bool pending(uint dev, uint blockno) {
+    SpinGuard guard(lock_);
+    if (static_cast<int>(dev) != dev_) return false;
+    for (int i = 0; i < lh_.n; i++)
+      if (lh_.block[i] == static_cast<int>(blockno)) return true;
+    return false;
+  }
   uint64 commits() {
     SpinGuard guard(lock_);
     return commits_;
@@ -166,7 +173,10 @@ void Log::commit() {
   write_blocks_to_log();
   write_head(); // the commit point
   install(false);
-  lh_.n = 0;
+  {
+    SpinGuard guard(lock_); // pending() reads it
+    lh_.n = 0;
+  }
   write_head(); // the transaction is installed: erase it from the log
 }
 
@@ -206,6 +216,8 @@ void Log::forget(uint dev, uint blockno) {
 } // namespace
 
 void log_forget(uint dev, uint blockno) { fslog.forget(dev, blockno); }
+
+bool log_pending(uint dev, uint blockno) { return fslog.pending(dev, blockno); }
 
 uint64 log_commits() { return fslog.commits(); }
 
