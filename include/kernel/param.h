@@ -11,7 +11,7 @@
 #define MAXARG 32                 // max exec arguments
 #define MAXOPBLOCKS 20            // max # of blocks any FS op writes (xv6: 10)
 #define LOGSIZE (MAXOPBLOCKS * 3) // max data blocks in on-disk log
-#define NBUF (MAXOPBLOCKS * 3)    // size of disk block cache
+#define NBUF (MAXOPBLOCKS * 4)    // size of disk block cache (more than the log pins)
 #define FSSIZE 100000             // size of file system in blocks (xv6: 2000)
 #define MAXPATH 128               // maximum file path name
 #define USERSTACK 1               // user stack pages

@@ -694,7 +694,16 @@ Result<void> inode_read_page(Inode *ip, uint64 index, void *page) {
   uint first_bn = static_cast<uint>(index * BLOCKS_PER_PAGE);
   for (uint i = 0; i < nblocks; i++) {
     addrs[i] = TRY(bmap(ip, first_bn + i, Alloc::No));
-    if (addrs[i] == 0) memset(p + i * BSIZE, 0, BSIZE); // a hole
+    if (addrs[i] == 0) {
+      memset(p + i * BSIZE, 0, BSIZE); // a hole
+    } else if (log_pending(ip->dev, addrs[i])) {
+      // Overwritten through the log (inode_write_page) and not installed
+      // yet: the disk still has the old bytes, the cache the new ones.
+      BufGuard b(ip->dev, addrs[i]);
+      if (!b.ok()) return Error::IO;
+      memmove(p + i * BSIZE, b->data, BSIZE);
+      addrs[i] = 0;
+    }
   }
   TRY(page_io(addrs, 0, nblocks, p, false));
   // The last block may hold bytes past the end of the file (whatever the
@@ -715,27 +724,58 @@ Result<void> inode_write_page(Inode *ip, uint64 index, const void *page, uint64 
   // blocks already allocated are still written below: they are attached to
   // the inode (the caller's transaction commits that), so they must not
   // keep a former file's bytes.
+  //
+  // The blocks the file already has are overwritten in place when they are
+  // consecutive on disk: one request, which the disk does whole. Otherwise
+  // (the first block behind an indirect block is never next to the one
+  // before it) in place would take several requests, and a crash between
+  // two would leave the page part old, part new: they go through the log
+  // instead, with the caller's transaction, and the page is all old or all
+  // new after a crash. New blocks are written in place (ordered mode): no
+  // pointer to them is on disk before the caller's commit.
+  const uchar *src = static_cast<const uchar *>(page);
   uint addrs[BLOCKS_PER_PAGE] = {};
   uint old_addrs[NDIRECT + 2];
   memmove(old_addrs, ip->addrs, sizeof(old_addrs));
   Result<void> status;
+  uint have = 0, last = 0;
+  bool one_request = true;
   for (uint i = 0; i < nblocks; i++) {
-    auto r = bmap(ip, first_bn + i, may_allocate ? Alloc::Data : Alloc::No);
-    if (r.is_error()) {
-      status = r.error();
+    auto r = bmap(ip, first_bn + i, Alloc::No);
+    if (r.is_error()) return r.error();
+    addrs[i] = r.value();
+    if (addrs[i] == 0) continue;
+    if (have > 0 && (addrs[i - 1] == 0 || addrs[i] != last + 1)) one_request = false;
+    last = addrs[i];
+    have++;
+  }
+  for (uint i = 0; i < nblocks; i++) {
+    if (addrs[i] != 0 && !one_request) {
+      Buf *b = TRY(bread(ip->dev, addrs[i]));
+      memmove(b->data, src + i * BSIZE, BSIZE);
+      log_write(b);
+      brelse(b);
+      addrs[i] = 0; // not in place
+      continue;
+    }
+    if (addrs[i] != 0) continue;
+    if (!may_allocate) {
+      status = Error::NotFound; // missing, and allocation not allowed
       break;
     }
-    if (r.value() == 0) {
-      status = Error::NotFound; // missing, and allocation not allowed
+    auto r = bmap(ip, first_bn + i, Alloc::Data);
+    if (r.is_error()) {
+      status = r.error();
       break;
     }
     addrs[i] = r.value();
   }
   if (memcmp(old_addrs, ip->addrs, sizeof(old_addrs)) != 0) iupdate(ip);
 
-  // Ordered mode: the data reach the disk before this returns, so the
-  // caller's end_op() commits block pointers only to written blocks.
-  TRY(page_io(addrs, 0, nblocks, static_cast<uchar *>(const_cast<void *>(page)), true));
+  // Ordered mode: the blocks written in place reach the disk before this
+  // returns, so the caller's end_op() commits block pointers only to
+  // written blocks.
+  TRY(page_io(addrs, 0, nblocks, const_cast<uchar *>(src), true));
   return status;
 }
 

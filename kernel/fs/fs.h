@@ -106,16 +106,20 @@ int writei(Inode *ip, bool user_src, uint64 src, uint off, uint n);
 //
 // inode_read_page fills `page` with the file's bytes [index*4096,
 // index*4096+4096): blocks read from disk (consecutive disk blocks in one
-// request), zeros at and past ip->size and for missing blocks (holes).
+// request; from the buffer cache if the log has yet to install them), zeros
+// at and past ip->size and for missing blocks (holes).
 Result<void> inode_read_page(Inode *ip, uint64 index, void *page);
 // inode_write_page writes the page's blocks that hold bytes below `size`
-// (the file's size as the caller sees it) to their disk blocks, in place,
-// whole blocks. A missing block is allocated if may_allocate (the caller is
-// then inside begin_op()/end_op(); the new block pointers are logged, the
-// data are not), else it is an error (NotFound). The data are on disk when
-// this returns (ordered mode: the caller's end_op() commits the metadata
-// after them). Errors: TooBig (size past MAXFILE blocks), NoSpace,
-// NotFound, IO; blocks found or allocated before an error are written.
+// (the file's size as the caller sees it), whole blocks, inside the
+// caller's begin_op()/end_op(). Blocks the file has are overwritten in
+// place if they are consecutive on disk (one request), else through the log
+// (the caller's commit installs them): either way, after a crash the page
+// is all old or all new. A missing block is allocated if may_allocate, else
+// it is an error (NotFound), and written in place, on disk when this
+// returns (ordered mode: the caller's end_op() commits the new block
+// pointers after the data). Errors: TooBig
+// (size past MAXFILE blocks), NoSpace, NotFound, IO; blocks found or
+// allocated before an error are written.
 Result<void> inode_write_page(Inode *ip, uint64 index, const void *page, uint64 size, bool may_allocate);
 
 // Directories.

@@ -41,6 +41,13 @@ public:
     SpinGuard guard(lock_);
     return aborted_;
   }
+  bool pending(uint dev, uint blockno) {
+    SpinGuard guard(lock_);
+    if (static_cast<int>(dev) != dev_) return false;
+    for (int i = 0; i < lh_.n; i++)
+      if (lh_.block[i] == static_cast<int>(blockno)) return true;
+    return false;
+  }
   uint64 commits() {
     SpinGuard guard(lock_);
     return commits_;
@@ -239,7 +246,10 @@ Result<void> Log::commit() {
   TRY(install(false));
   TRY(write_head(LogHeader{})); // erase the transaction from the log
   unpin_all();
-  lh_.n = 0;
+  {
+    SpinGuard guard(lock_); // pending() reads it
+    lh_.n = 0;
+  }
   head_written_ = false;
   pending_ = false;
   return {};
@@ -288,6 +298,8 @@ void Log::forget(uint dev, uint blockno) {
 } // namespace
 
 void log_forget(uint dev, uint blockno) { fslog.forget(dev, blockno); }
+
+bool log_pending(uint dev, uint blockno) { return fslog.pending(dev, blockno); }
 
 uint64 log_commits() { return fslog.commits(); }
 

@@ -55,6 +55,11 @@ void log_write(Buf *b);
 // been freed earlier in the same transaction with a logged copy still
 // pending, which commit would otherwise install over the data.
 void log_forget(uint dev, uint blockno);
+// Whether block `blockno` is in the transaction being built or committed,
+// not yet installed at home: its newest contents are in the buffer cache
+// (pinned), not on disk. Page reads around the cache (inode_read_page) take
+// such a block from the cache.
+bool log_pending(uint dev, uint blockno);
 // How many transactions have committed since boot. Read it inside an
 // operation: no commit can run while one is outstanding, so it is stable
 // until end_op().
