@@ -252,7 +252,7 @@ TEST_F(SlabTest, ThreadsAllocAndFreeAtOnce) {
 // alloc() fails with NoMemory, never corrupts, and the frame changes hands.
 TEST_F(SlabTest, ThreadsUnderMemoryPressure) {
   std::vector<PhysAddr> hog;
-  while (frames.free_count() > 1) hog.push_back(frames.alloc(FrameKind::User).value());
+  while (frames.free_count() > 1) hog.push_back(frames.alloc(FrameKind::Anon).value());
   SlabCache c("t", 512);
   ASSERT_LT(c.per_frame(), 8u);
   const uint64 size = c.object_size();
