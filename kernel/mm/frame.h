@@ -99,7 +99,9 @@ public:
     if (before <= HOLD) last_unref(pa, before == HOLD ? 1 : 0);
   }
   // A hold becomes a mapping (the fault path maps a page it was handed held).
-  void hold_to_map(PhysAddr pa) { frames_[index_of(pa)].count.fetch_sub(HOLD - 1, std::memory_order_relaxed); }
+  // seq_cst: a file page's writeback must see the mapping or the dirty mark
+  // the fault sets next (VmObject::writeback).
+  void hold_to_map(PhysAddr pa) { frames_[index_of(pa)].count.fetch_sub(HOLD - 1, std::memory_order_seq_cst); }
   // unref() for a frame whose contents hold references of their own (a leaf
   // page table shared by several address spaces): when this was the last
   // reference, before_free(pa) runs first, while the frame is still intact.
@@ -115,8 +117,8 @@ public:
     uint64 c = frames_[index_of(pa)].count.load(std::memory_order_acquire);
     return (c & MAPS_MASK) + (c >> 32);
   }
-  uint32 mapcount(PhysAddr pa) const {
-    return static_cast<uint32>(frames_[index_of(pa)].count.load(std::memory_order_acquire) & MAPS_MASK);
+  uint32 mapcount(PhysAddr pa, std::memory_order order = std::memory_order_acquire) const {
+    return static_cast<uint32>(frames_[index_of(pa)].count.load(order) & MAPS_MASK);
   }
 
   // For loops that touch every page of an address space (fork, exit): the

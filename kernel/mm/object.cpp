@@ -224,12 +224,18 @@ Result<void> VmObject::writeback(uint64 first, uint64 end) {
     if (f.flags.load(std::memory_order_acquire) & page_flag::Dirty) {
       // Clean it first, so that a store racing with the write re-dirties
       // it; but a page still mapped stays dirty: its mappings may store
-      // into it again without a fault.
-      bool clean = frames.mapcount(pa) == 0;
-      if (clean && (f.flags.fetch_and(~page_flag::Dirty) & page_flag::Dirty))
+      // into it again without a fault. Clean, then look at the mappings,
+      // in that order: a fault maps the page (hold_to_map) before it marks
+      // it dirty, so either we see its mapping here and keep the page
+      // dirty, or its mark comes after our clear and stays. (Looking first
+      // would let a fault map the page writable between the look and the
+      // clear: a clean page, mapped writable, whose later stores never
+      // reach the file.) seq_cst on both sides for that.
+      if (f.flags.fetch_and(~page_flag::Dirty, std::memory_order_seq_cst) & page_flag::Dirty)
         counters.cache_dirty.fetch_sub(1, std::memory_order_relaxed);
+      if (frames.mapcount(pa, std::memory_order_seq_cst) != 0) set_page_dirty(pa);
       r = pager_->write_page(index, phys_to_ptr(pa));
-      if (r.is_error() && clean) set_page_dirty(pa);
+      if (r.is_error()) set_page_dirty(pa);
       if (r.ok()) Counters::bump(counters.cache_writebacks);
     }
     frames.release(pa);
@@ -264,7 +270,7 @@ void set_page_dirty(PhysAddr page) {
   // while still mapped has nowhere to go.
   Frame &f = frames.record(page);
   if (!(f.flags.load(std::memory_order_acquire) & page_flag::Cached)) return;
-  uint32 old = f.flags.fetch_or(page_flag::Dirty, std::memory_order_acq_rel);
+  uint32 old = f.flags.fetch_or(page_flag::Dirty, std::memory_order_seq_cst); // (see writeback)
   if (!(old & page_flag::Dirty)) Counters::bump(counters.cache_dirty);
 }
 
