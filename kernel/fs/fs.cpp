@@ -540,6 +540,13 @@ void stati(Inode *ip, struct stat *st) {
 // mode). The source should be a kernel buffer (filewrite's bounce page): a
 // fault on user memory here would happen under the inode lock.
 int write_file_pages(Inode *ip, bool user_src, uint64 src, uint off, uint n) {
+  // The inode's block stays in the buffer cache until the iupdates below:
+  // they must not need a disk read, since one that failed there could not
+  // be undone (log.h). The page writes may use many buffers meanwhile.
+  auto inode_block = bread(ip->dev, IBLOCK(ip->inum, sb));
+  if (inode_block.is_error()) return -1;
+  bpin(inode_block.value());
+  brelse(inode_block.value());
   uint tot = 0;
   bool fault = false;
   while (tot < n) {
@@ -567,6 +574,7 @@ int write_file_pages(Inode *ip, bool user_src, uint64 src, uint off, uint n) {
     src += m;
   }
   iupdate(ip); // the size, and block pointers bmap may have added
+  bunpin(inode_block.value());
   if (fault && tot == 0) return -1;
   return static_cast<int>(tot);
 }
