@@ -199,7 +199,13 @@ static int op_fork_eager(int n) {
 // Run fn(n) in a child; its exit status: ok_status success, 99 clean
 // failure, or killed.
 static int in_child(int n, void (*fn)(int), int ok_status) {
+  // An eager fork: the child's injection applies to every allocation in the
+  // machine, and a store of ours to a page still shared copy-on-write with
+  // the child (our stack, as we go on to wait) would need a frame and get
+  // us killed. With private copies we allocate nothing until wait returns.
+  int mode = forkmode(FORK_EAGER);
   int pid = fork();
+  forkmode(mode);
   if (pid < 0) {
     snprintf(msg, sizeof msg, "fork failed");
     return -1;
