@@ -159,6 +159,9 @@ int filewrite(File *f, uint64 addr, int n) {
     while (i < n) {
       int chunk = n - i < MAX_WRITE_PER_OP ? n - i : MAX_WRITE_PER_OP;
       if (chunk > static_cast<int>(mm::PAGE_SIZE)) chunk = static_cast<int>(mm::PAGE_SIZE); // the bounce page
+      // A write of many megabytes (from a large mapping) takes a while: a
+      // killed writer stops between chunks, as on Linux.
+      if (killed(myproc())) break;
       if (copyin(myproc(), buf, addr + static_cast<uint64>(i), static_cast<uint64>(chunk)) < 0) break;
       if (begin_op().is_error()) break;
       if (ilock(f->ip).is_error()) {

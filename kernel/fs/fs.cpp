@@ -872,6 +872,7 @@ void Inode::release() { iput_op(this); }
 int file_read(Inode *ip, uint64 dst, uint *off, uint n) {
   uint tot = 0;
   while (tot < n) {
+    if (killed(myproc())) break; // a long read stops when the reader is killed
     if (ilock(ip).is_error()) return tot > 0 ? static_cast<int>(tot) : -1;
     uint size = ip->size;
     iunlock(ip);
