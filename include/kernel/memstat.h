@@ -28,6 +28,16 @@ struct memstat {
   uint64 free_procs;  // process table slots not in use
   uint64 free_inodes; // free inodes on the root disk
   uint64 free_blocks; // free blocks on the root disk (bitmap)
+  // Swap and reclaim (0 when there is no swap disk).
+  uint64 swap_slots;      // 4 KiB slots on the swap disk
+  uint64 swap_free;       // ... free now
+  uint64 swap_outs;       // pages written to swap, cumulative
+  uint64 swap_ins;        // pages read back from swap, cumulative
+  uint64 swap_cache_hits; // swap faults served from memory (no read)
+  uint64 reclaim_scans;   // frames the reclaim clock looked at
+  uint64 reclaim_unmapped; // page-table entries reclaim took away
+  uint64 reclaim_freed;   // frames reclaim gave back (besides cache_dropped)
+  uint64 reclaim_writebacks; // dirty file pages reclaim wrote back
 };
 
 // One mapping of a process, as vmmap() reports it (pmap prints these).
@@ -48,6 +58,7 @@ struct vmmap {
   uint64 resident;   // pages present in the page table
   uint64 shared;     // ... of which mapped by another mapping too (or cached)
   uint64 private_;   // ... of which this mapping's alone
+  uint64 swapped;    // pages of the mapping now in swap
 };
 
 #define FORK_COW 0   // copy-on-write, one page per write fault, exactly

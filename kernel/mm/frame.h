@@ -65,6 +65,12 @@ struct Frame {
   // File frames: whose page, and which. Changed under the page-cache bucket
   // lock; atomic because reclaim takes a first look without it.
   std::atomic<uint32> index{0};
+  // Anon frames, and swap-cache pages (swap.h): the virtual page number at
+  // which every entry that maps the frame lives. fork keeps addresses and
+  // nothing moves a private page, so one number serves every address space
+  // (the reverse map finds the entries by it). Set when the frame is made
+  // for an address; atomic because reclaim reads it without a lock.
+  std::atomic<uint32> vpage{0};
   std::atomic<VmObject *> object{nullptr};
 };
 
@@ -141,6 +147,13 @@ public:
     uint64 first_ppn_;
   };
   FrameKind kind(PhysAddr pa) const;
+  // An Anon frame now belongs at va (see Frame::vpage).
+  void set_vpage(PhysAddr pa, VirtAddr va) {
+    frames_[index_of(pa)].vpage.store(static_cast<uint32>(va.value >> PAGE_SHIFT), std::memory_order_relaxed);
+  }
+  VirtAddr vpage(PhysAddr pa) const {
+    return VirtAddr(static_cast<uint64>(frames_[index_of(pa)].vpage.load(std::memory_order_relaxed)) << PAGE_SHIFT);
+  }
 
   // Frames for a loop that needs many (eager fork, copy-ahead), taken from
   // the allocator CHUNK at a time: one lock round trip per chunk, not per

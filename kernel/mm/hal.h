@@ -6,6 +6,10 @@
 #include "lib/spinlock.h"
 #include "mm/addr.h"
 
+namespace mm {
+class AddressSpace;
+}
+
 namespace mm::hal {
 
 // A PTE of the current address space changed: drop this hart's cached
@@ -13,6 +17,16 @@ namespace mm::hal {
 void flush_page(VirtAddr va);
 // Many PTEs changed (fork write-protects the whole parent): drop them all.
 void flush_all();
+// PTEs of address spaces that may be live on other harts changed (reclaim):
+// every other hart drops its cached translations before this returns.
+void shootdown();
+
+// The reverse map's way to every address space that may map a page:
+// fn(as, arg) for each live user address space whose lock (proc/proc.h's
+// vm_lock) could be taken without waiting; it is held while fn runs. Those
+// that could not are skipped this time (reclaim just gets less done).
+using AddressSpaceVisitor = void (*)(AddressSpace &as, void *arg);
+void for_each_address_space(AddressSpaceVisitor fn, void *arg);
 
 // Waiting for a page under I/O: give up `lk` and sleep until wake(chan), then
 // take `lk` again (the kernel's sleep/wakeup). Callers loop on their

@@ -70,9 +70,10 @@ struct PageCacheAccess {
     }
     Counters::bump(counters.cache_pages);
   }
-  static void removed(VmObject *o) {
+  static void removed(VmObject *o, uint64 index) {
     o->pages_.fetch_sub(1, std::memory_order_relaxed);
     counters.cache_pages.fetch_sub(1, std::memory_order_relaxed);
+    if (o->pager_) o->pager_->page_removed(index);
   }
 };
 
@@ -85,7 +86,7 @@ void remove_locked(uint64 b, uint32 i) {
   chain_unlink(b, i);
   uint32 old = f.flags.fetch_and(~(page_flag::Cached | page_flag::Dirty), std::memory_order_acq_rel);
   if (old & page_flag::Dirty) counters.cache_dirty.fetch_sub(1, std::memory_order_relaxed);
-  PageCacheAccess::removed(f.object.load(std::memory_order_relaxed));
+  PageCacheAccess::removed(f.object.load(std::memory_order_relaxed), f.index.load(std::memory_order_relaxed));
 }
 
 } // namespace
@@ -184,6 +185,7 @@ Result<PhysAddr> VmObject::fill_page(uint64 index) {
       f.next_free = heads[b];
       heads[b] = static_cast<uint32>(frames.index_of(fresh));
       PageCacheAccess::added(this, index);
+      if (pager_) pager_->page_added(index);
     }
     Counters::bump(counters.cache_misses);
 
@@ -263,6 +265,57 @@ void VmObject::drop_pages(uint64 first) {
     frames.release(pa);
   }
   if (first == 0) index_limit_.store(0);
+}
+
+bool VmObject::drop_if_idle(uint64 index, PhysAddr page, uint64 holds) {
+  uint64 b = bucket_of(this, index);
+  {
+    SpinGuard g(lock_of(b));
+    uint32 i = chain_find(b, this, index);
+    if (i == NONE || frames.frame_at(i) != page) return false;
+    Frame &f = rec(i);
+    if (f.flags.load() != page_flag::Cached || f.count.load() != (1 + holds) * HOLD) return false;
+    remove_locked(b, i);
+    f.object.store(nullptr);
+  }
+  frames.release(page);
+  return true;
+}
+
+bool VmObject::remove_page(uint64 index, PhysAddr page, uint64 max_holds) {
+  uint64 b = bucket_of(this, index);
+  {
+    SpinGuard g(lock_of(b));
+    uint32 i = chain_find(b, this, index);
+    if (i == NONE || (page.value && frames.frame_at(i) != page)) return false;
+    page = frames.frame_at(i);
+    Frame &f = rec(i);
+    if ((f.flags.load() & page_flag::Busy) || (f.count.load() >> 32) > max_holds) return false;
+    remove_locked(b, i);
+    f.object.store(nullptr);
+    // Mapped: it lives on as the anonymous memory of its mappings (it keeps
+    // its vpage). Under the lock, so that nobody sees it Anon and cached.
+    if (f.count.load() & MAPS_MASK) f.kind.store(FrameKind::Anon, std::memory_order_release);
+  }
+  frames.release(page);
+  return true;
+}
+
+Result<void> VmObject::insert_page(uint64 index, PhysAddr page, uint32 flags) {
+  Frame &f = frames.record(page);
+  uint64 b = bucket_of(this, index);
+  SpinGuard g(lock_of(b));
+  if (chain_find(b, this, index) != NONE) return Error::Busy;
+  f.object.store(this, std::memory_order_relaxed);
+  f.index.store(static_cast<uint32>(index), std::memory_order_relaxed);
+  f.flags.store(flags | page_flag::Cached, std::memory_order_relaxed);
+  f.count.fetch_add(HOLD, std::memory_order_relaxed);
+  f.kind.store(FrameKind::File, std::memory_order_release);
+  f.next_free = heads[b];
+  heads[b] = static_cast<uint32>(frames.index_of(page));
+  PageCacheAccess::added(this, index);
+  if (flags & page_flag::Dirty) Counters::bump(counters.cache_dirty);
+  return {};
 }
 
 void set_page_dirty(PhysAddr page) {

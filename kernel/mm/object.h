@@ -52,6 +52,11 @@ public:
   // reference. release() may sleep (the inode may be freed).
   virtual void hold() = 0;
   virtual void release() = 0;
+  // The cache took in / let go of page `index` (under the cache's bucket
+  // lock: must not sleep or take a lock held around the cache). The swap
+  // object counts its cached pages in its slots' counts (swap.h).
+  virtual void page_added(uint64) {}
+  virtual void page_removed(uint64) {}
 
 protected:
   ~Pager() = default;
@@ -94,6 +99,21 @@ public:
   // no longer cached. Dirty data is lost: write back first where it matters.
   // Never sleeps.
   void drop_pages(uint64 first);
+  // Take page `index` out of the cache if it is `page`, clean, not Busy,
+  // mapped nowhere and held by nobody but the cache and `holds` holds of
+  // the caller's; then the cache's hold goes too. Returns whether it did
+  // (the caller's holds are still to be released). Never sleeps.
+  bool drop_if_idle(uint64 index, PhysAddr page, uint64 holds);
+  // Take page `index` (`page`, or whichever it is if `page` is null) out of
+  // the cache, dirty or not, if it is not Busy and held by at most
+  // `max_holds` (the cache's included); a page still mapped becomes Anon.
+  // The cache's hold goes. Returns whether it did. Never sleeps. The swap
+  // cache uses it when a page stops being swap (swap.cpp).
+  bool remove_page(uint64 index, PhysAddr page, uint64 max_holds);
+  // Put `page`, a frame the caller made (count: the caller's mappings),
+  // into the cache at `index` with the flags given (Cached is added): the
+  // cache takes a hold. Fails with Busy if the index is cached already.
+  Result<void> insert_page(uint64 index, PhysAddr page, uint32 flags);
   uint64 cached_pages() const { return pages_.load(std::memory_order_relaxed); }
   uint32 refs() const { return refs_.load(std::memory_order_relaxed); }
 

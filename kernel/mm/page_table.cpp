@@ -8,6 +8,7 @@
 #include "mm/frame.h"
 #include "mm/hal.h"
 #include "mm/stats.h"
+#include "mm/swap.h"
 
 namespace mm {
 
@@ -51,7 +52,10 @@ Result<Pte *> PageTable::find_or_create(VirtAddr va) {
     } else if (level == 1 && frames.refcount(e.phys()) > 1) {
       FrameTable::Batch batch(frames);
       TRY(unshare_leaf_table(va, [&](int, Pte shared) {
-        if (shared.valid()) batch.ref(shared.phys());
+        if (shared.valid())
+          batch.ref(shared.phys());
+        else if (shared.is_swap())
+          swap::dup(shared.swap_slot());
         return shared;
       }));
     }
@@ -64,8 +68,12 @@ void release_leaf_table(PhysAddr leaf) {
   frames.unref(leaf, [](PhysAddr pa) {
     const Pte *t = phys_to_ptr<Pte>(pa);
     FrameTable::Batch batch(frames);
-    for (int k = 0; k < PT_ENTRIES; k++)
-      if (t[k].valid()) batch.unref(t[k].phys());
+    for (int k = 0; k < PT_ENTRIES; k++) {
+      if (t[k].valid())
+        batch.unref(t[k].phys());
+      else if (t[k].is_swap())
+        swap::free(t[k].swap_slot());
+    }
   });
 }
 

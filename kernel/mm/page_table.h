@@ -12,7 +12,11 @@
 // point at it (its refs), and a user frame counts the leaf-table entries
 // that map it, so a frame mapped by one shared table has refs 1 however many
 // processes see it. Invariants:
-//  - A leaf table with refs > 1 has no writable entry, and nobody changes it.
+//  - A leaf table with refs > 1 has no writable entry, and no sharer changes
+//    it. Only reclaim does (reclaim.h): it exchanges a present entry for a
+//    swap entry, or clears one, atomically, while it holds the frame, so
+//    a sharer copying the table takes its reference for whichever value it
+//    read, and the frame cannot go in between. (The hardware sets A and D.)
 //  - Every change to a leaf entry goes through find_or_create, which first
 //    gives this address space a private copy of a shared table (the copy
 //    holds one more reference to each frame it maps). The last sharer
@@ -78,7 +82,13 @@ public:
   bool prune(VirtAddr lo, VirtAddr hi);
 
   // Call f(VirtAddr, Pte&) for every valid user leaf in [lo, hi), in order.
-  template <typename F> void for_each_leaf(VirtAddr lo, VirtAddr hi, F &&f) const;
+  template <typename F> void for_each_leaf(VirtAddr lo, VirtAddr hi, F &&f) const {
+    for_each_entry(lo, hi, [&](VirtAddr va, Pte &e) {
+      if (e.valid()) f(va, e);
+    });
+  }
+  // The same for every entry in use: present, or naming a swap slot.
+  template <typename F> void for_each_entry(VirtAddr lo, VirtAddr hi, F &&f) const;
   // Call f(VirtAddr base, Pte *table) for every last-level table of the user
   // half: table[k] maps base + k * PAGE_SIZE. For loops over whole tables.
   template <typename F> void for_each_leaf_table(F &&f) const;
@@ -99,7 +109,7 @@ void release_leaf_table(PhysAddr leaf);
 constexpr int PT_ENTRIES = 512;
 constexpr uint64 vpn(VirtAddr va, int level) { return (va.value >> (PAGE_SHIFT + 9 * level)) & 0x1ff; }
 
-template <typename F> void PageTable::for_each_leaf(VirtAddr lo, VirtAddr hi, F &&f) const {
+template <typename F> void PageTable::for_each_entry(VirtAddr lo, VirtAddr hi, F &&f) const {
   // Walk the tree, skipping empty subtrees, so the cost follows the mapped
   // size, not the span.
   Pte *l2 = phys_to_ptr<Pte>(root_);
@@ -118,7 +128,7 @@ template <typename F> void PageTable::for_each_leaf(VirtAddr lo, VirtAddr hi, F 
         uint64 va = base1 | (k << 12);
         if (va < lo.value) continue;
         if (va >= hi.value) return;
-        if (l0[k].valid()) f(VirtAddr(va), l0[k]);
+        if (l0[k].in_use()) f(VirtAddr(va), l0[k]);
       }
     }
   }
@@ -131,7 +141,10 @@ template <typename F> Result<void> PageTable::unshare_leaf_table(VirtAddr va, F 
   PhysAddr mine = TRY(frames.alloc(FrameKind::PageTable));
   const Pte *src = phys_to_ptr<Pte>(shared);
   Pte *dst = phys_to_ptr<Pte>(mine);
-  for (int k = 0; k < PT_ENTRIES; k++) dst[k] = entry_for(k, src[k]);
+  // One atomic load per entry: reclaim may be exchanging entries of a
+  // shared table meanwhile (see above); each is copied as it was at one
+  // instant, and entry_for takes the reference for that value.
+  for (int k = 0; k < PT_ENTRIES; k++) dst[k] = entry_for(k, Pte{__atomic_load_n(&src[k].raw, __ATOMIC_RELAXED)});
   *entry = Pte::make(mine, pte::Valid);
   // This hart may cache the old pointer to the shared table (non-leaf
   // entries are cached too, and only a full sfence.vma drops them). Once we

@@ -18,6 +18,7 @@
 #include "lib/print.h"
 #include "lib/string.h"
 #include "mm/frame.h"
+#include "mm/hal.h"
 #include "mm/stats.h"
 #include "mm/uaccess.h"
 
@@ -431,4 +432,18 @@ uint64 count_free_procs() {
     if (p.state == ProcState::Unused) n++;
   }
   return n;
+}
+
+// The reverse map's view of the process table (mm/hal.h): each process's
+// address spaces, under its vm_lock if that is free now. A process whose
+// lock is held (it is faulting, forking, exiting) is skipped this time.
+// Both address spaces are destroyed only under the lock, so neither can go
+// while it is visited.
+void mm::hal::for_each_address_space(AddressSpaceVisitor fn, void *arg) {
+  for (Proc &p : procs) {
+    if (!p.vm_lock.try_acquire()) continue;
+    if (!p.as.is_null()) fn(p.as, arg);
+    if (!p.exec_as.is_null()) fn(p.exec_as, arg);
+    p.vm_lock.release();
+  }
 }

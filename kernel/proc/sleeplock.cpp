@@ -9,6 +9,14 @@ void Sleeplock::acquire() {
   pid_ = myproc() ? myproc()->pid : 0;
 }
 
+bool Sleeplock::try_acquire() {
+  SpinGuard g(lk_);
+  if (locked_) return false;
+  locked_ = true;
+  pid_ = myproc() ? myproc()->pid : 0;
+  return true;
+}
+
 void Sleeplock::release() {
   SpinGuard g(lk_);
   locked_ = false;

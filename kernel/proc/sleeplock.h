@@ -9,6 +9,8 @@ public:
   explicit constexpr Sleeplock(const char *name = "sleeplock") : name_(name) {}
   void acquire();
   void release();
+  // acquire() if nobody holds it, without sleeping; whether it did.
+  bool try_acquire();
   // The names SpinGuard-style code uses, so either lock fits a template.
   void lock() { acquire(); }
   void unlock() { release(); }

@@ -6,6 +6,7 @@
 #include "kernel/fcntl.h"
 #include "kernel/param.h"
 #include "kernel/memstat.h"
+#include "mm/swap.h"
 #include "kernel/vm.h"
 #include "lib/print.h"
 #include "lib/string.h"
@@ -80,6 +81,15 @@ uint64 sys_memstat() {
   ms.free_procs = count_free_procs();
   ms.free_inodes = count_free_inodes(ROOTDEV);
   ms.free_blocks = count_free_blocks(ROOTDEV);
+  ms.swap_slots = mm::swap::total_slots();
+  ms.swap_free = mm::swap::free_slots();
+  ms.swap_outs = mm::counters.swap_outs.load();
+  ms.swap_ins = mm::counters.swap_ins.load();
+  ms.swap_cache_hits = mm::counters.swap_cache_hits.load();
+  ms.reclaim_scans = mm::counters.reclaim_scans.load();
+  ms.reclaim_unmapped = mm::counters.reclaim_unmapped.load();
+  ms.reclaim_freed = mm::counters.reclaim_freed.load();
+  ms.reclaim_writebacks = mm::counters.reclaim_writebacks.load();
   return copyout(myproc(), argaddr(0), &ms, sizeof ms) < 0 ? FAIL : 0;
 }
 
@@ -161,6 +171,7 @@ uint64 sys_vmmap() {
         v.resident = r.resident;
         v.shared = r.shared;
         v.private_ = r.private_;
+        v.swapped = r.swapped;
       });
     }
     if (n > 0 && copyout(me, buf + done * sizeof(struct vmmap), out, n * sizeof(struct vmmap)) < 0) bad = true;

@@ -8,13 +8,25 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
+
+namespace mm {
+class AddressSpace;
+}
 
 namespace hostfake {
 
 // mm::hal::flush_page / flush_all calls since the last reset_counters().
 extern std::atomic<uint64_t> flush_page_calls;
 extern std::atomic<uint64_t> flush_all_calls;
+extern std::atomic<uint64_t> shootdown_calls; // mm::hal::shootdown
 void reset_counters();
+
+// mm::hal::for_each_address_space visits the address spaces registered
+// here, each under its lock (a try-lock: a busy one is skipped). A test
+// that faults or forks while reclaim may run takes the same lock.
+void register_address_space(mm::AddressSpace *as, std::mutex *lock);
+void unregister_address_space(mm::AddressSpace *as);
 
 // This thread's push_off nesting depth (0 when balanced).
 int push_off_depth();

@@ -43,8 +43,7 @@ protected:
   void teardown_iteration(long k) {
     for (void *o : filler_) mm::mapping_cache().free(o);
     filler_.clear();
-    for (auto &as : spaces_) as->destroy();
-    spaces_.clear();
+    destroy_all();
     for (auto &f : files_) {
       EXPECT_EQ(f->pager.holds(), 0) << "k = " << k;
       EXPECT_EQ(f->obj.refs(), 0u) << "k = " << k;

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "fakes.h"
@@ -25,6 +26,8 @@
 #include "mm/frame.h"
 #include "mm/object.h"
 #include "mm/page_table.h"
+#include "mm/reclaim.h"
+#include "mm/swap.h"
 #include "mm/stats.h"
 #include "mm/uaccess.h"
 
@@ -139,6 +142,8 @@ protected:
     mm::frames.init(PhysAddr(kPhysBase), PhysAddr(kPhysBase + kArenaSize));
     mm::page_cache::init(); // the zero frame: before the start count
     mm::PageTable::set_kernel_root(PhysAddr());
+    ASSERT_TRUE(mm::swap::init(nullptr).ok()); // no swap unless a test attaches a disk
+    mm::reclaim::init();
     hostfake::reset_counters();
     start_free_ = mm::frames.free_count();
   }
@@ -146,8 +151,7 @@ protected:
   void TearDown() override {
     mm::frames.fail_after(-1);
     EXPECT_EQ(audit_live(), 0u) << "audit of the live address spaces at the end of the test";
-    for (auto &as : spaces_) as->destroy();
-    spaces_.clear();
+    destroy_all();
     EXPECT_EQ(mm::audit(nullptr, 0, report_violation), 0u) << "audit after destroying everything";
     EXPECT_EQ(mm::frames.free_count(), start_free_) << "frames leaked";
     EXPECT_EQ(mm::frames.count_free_lists(), start_free_);
@@ -156,16 +160,37 @@ protected:
 
   // A new, initialised address space owned by the fixture.
   AddressSpace &new_as() {
-    spaces_.push_back(std::make_unique<AddressSpace>());
-    auto r = spaces_.back()->init();
+    AddressSpace &as = blank_as();
+    auto r = as.init();
     EXPECT_TRUE(r.ok());
-    return *spaces_.back();
+    return as;
   }
 
   // An address space the fixture tracks but that is not initialised yet.
+  // Every one is registered for the reverse map, with a lock of its own.
   AddressSpace &blank_as() {
     spaces_.push_back(std::make_unique<AddressSpace>());
+    locks_.push_back(std::make_unique<std::mutex>());
+    hostfake::register_address_space(spaces_.back().get(), locks_.back().get());
     return *spaces_.back();
+  }
+
+  // Destroy and forget every address space the fixture holds.
+  void destroy_all() {
+    for (auto &as : spaces_) {
+      hostfake::unregister_address_space(as.get());
+      as->destroy();
+    }
+    spaces_.clear();
+    locks_.clear();
+  }
+
+  // The lock reclaim takes to visit `as` (tests that fault while reclaim
+  // runs on another thread take it too).
+  std::mutex &lock_of(const AddressSpace &as) {
+    for (size_t i = 0; i < spaces_.size(); i++)
+      if (spaces_[i].get() == &as) return *locks_[i];
+    std::abort();
   }
 
   // How many of the live address spaces map the frame pa (what a user
@@ -212,6 +237,7 @@ protected:
 
   uint64 start_free_ = 0;
   std::vector<std::unique_ptr<AddressSpace>> spaces_;
+  std::vector<std::unique_ptr<std::mutex>> locks_;
 };
 
 } // namespace mmtest

@@ -39,17 +39,17 @@ int main(int argc, char *argv[]) {
     return 1;
   }
   printf("pmap: pid %d, %d mappings\n", pid, n);
-  printf("%-21s %-4s %7s %8s %7s %7s  %s\n", "range", "perm", "pages", "resident", "shared",
-         "private", "kind");
-  uint64 pages = 0, resident = 0, shared = 0, priv = 0;
+  printf("%-21s %-4s %7s %8s %7s %7s %7s  %s\n", "range", "perm", "pages", "resident", "shared",
+         "private", "swapped", "kind");
+  uint64 pages = 0, resident = 0, shared = 0, priv = 0, swapped = 0;
   int shown = n < MAXMAPS ? n : MAXMAPS;
   for (int i = 0; i < shown; i++) {
     struct vmmap *m = &maps[i];
     char perm[5] = {m->prot & PROT_READ ? 'r' : '-', m->prot & PROT_WRITE ? 'w' : '-',
                     m->prot & PROT_EXEC ? 'x' : '-', m->flags & MAP_SHARED ? 's' : 'p', 0};
     uint64 np = (m->end - m->start) / 4096;
-    printf("%010lx-%010lx %s %7lu %8lu %7lu %7lu  %s", m->start, m->end, perm, np, m->resident,
-           m->shared, m->private_, kind_name(m->kind));
+    printf("%010lx-%010lx %s %7lu %8lu %7lu %7lu %7lu  %s", m->start, m->end, perm, np, m->resident,
+           m->shared, m->private_, m->swapped, kind_name(m->kind));
     if (m->name[0] && (m->kind == VMMAP_FILE || m->kind == VMMAP_TEXT || m->kind == VMMAP_DATA)) {
       char name[sizeof m->name + 1];
       memmove(name, m->name, sizeof m->name);
@@ -64,9 +64,10 @@ int main(int argc, char *argv[]) {
     resident += m->resident;
     shared += m->shared;
     priv += m->private_;
+    swapped += m->swapped;
   }
   if (shown < n) printf("(%d more mappings not shown)\n", n - shown);
-  printf("%-26s %7lu %8lu %7lu %7lu  (%lu KiB mapped, %lu KiB resident)\n", "total", pages,
-         resident, shared, priv, pages * 4, resident * 4);
+  printf("%-26s %7lu %8lu %7lu %7lu %7lu  (%lu KiB mapped, %lu KiB resident, %lu KiB in swap)\n",
+         "total", pages, resident, shared, priv, swapped, pages * 4, resident * 4, swapped * 4);
   return 0;
 }

@@ -35,5 +35,16 @@ int main(void) {
          "free_inodes %lu\n"
          "free_blocks %lu\n",
          ms.free_procs, ms.free_inodes, ms.free_blocks);
+  printf("swap_slots %lu\n"
+         "swap_free %lu\n"
+         "swap_outs %lu\n"
+         "swap_ins %lu\n"
+         "swap_cache_hits %lu\n"
+         "reclaim_scans %lu\n"
+         "reclaim_unmapped %lu\n"
+         "reclaim_freed %lu\n"
+         "reclaim_writebacks %lu\n",
+         ms.swap_slots, ms.swap_free, ms.swap_outs, ms.swap_ins, ms.swap_cache_hits,
+         ms.reclaim_scans, ms.reclaim_unmapped, ms.reclaim_freed, ms.reclaim_writebacks);
   return 0;
 }

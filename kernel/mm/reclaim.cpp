@@ -1,0 +1,214 @@
+// Reclaim (see reclaim.h).
+#include "mm/reclaim.h"
+
+#include <atomic>
+
+#include "lib/print.h"
+#include "lib/spinlock.h"
+#include "mm/address_space.h"
+#include "mm/frame.h"
+#include "mm/hal.h"
+#include "mm/object.h"
+#include "mm/rmap.h"
+#include "mm/stats.h"
+#include "mm/swap.h"
+
+namespace mm::reclaim {
+
+namespace {
+
+constexpr uint64 BATCH = 32;
+
+uint64 low = 0, high = 0;
+std::atomic<uint64> hand{0}; // the clock's hand: next frame to look at
+
+// One reclaim at a time: a second would only fight the first for the same
+// pages. Waiters sleep (hal::sleep) until it is done.
+Spinlock gate_lock{"reclaim"};
+bool running = false; // gate_lock
+
+class Gate {
+public:
+  Gate() {
+    SpinGuard g(gate_lock);
+    while (running) hal::sleep(&running, gate_lock);
+    running = true;
+  }
+  ~Gate() {
+    SpinGuard g(gate_lock);
+    running = false;
+    hal::wake(&running);
+  }
+};
+
+// Whether frame f may be worth a visit: a page some entry maps (anonymous,
+// a swap-cache page, a file page), or a swap-cache page nobody maps that is
+// still dirty. A quick look without locks; the visit checks again.
+bool candidate(Frame &f) {
+  FrameKind kind = f.kind.load(std::memory_order_relaxed);
+  uint64 count = f.count.load(std::memory_order_relaxed);
+  uint32 flags = f.flags.load(std::memory_order_relaxed);
+  if (kind == FrameKind::Anon) return swap::enabled() && (count & MAPS_MASK) != 0;
+  if (kind != FrameKind::File || (flags & page_flag::Busy) || !(flags & page_flag::Cached)) return false;
+  if (f.object.load(std::memory_order_relaxed) == &swap::object()) return true;
+  return (count & MAPS_MASK) != 0;
+}
+
+// A batch on its way out.
+struct Batch {
+  PhysAddr pages[BATCH];
+  uint64 n = 0;
+  bool referenced[BATCH] = {};
+  bool held[BATCH] = {};      // we hold the frame (taken at its first entry)
+  bool skip[BATCH] = {};      // cannot go: no swap left, no backing store
+  VmObject *object[BATCH] = {}; // a file page's object, referenced by us
+  uint64 index[BATCH] = {};
+};
+
+// Phase 1: test and clear the referenced bits.
+void age(Batch &b) {
+  rmap::walk(b.pages, b.n, [&](uint64 i, rmap::Entry e) {
+    uint64 old = __atomic_fetch_and(&e.pte.raw, ~pte::Accessed, __ATOMIC_RELAXED);
+    if (old & pte::Accessed) b.referenced[i] = true;
+  });
+}
+
+// The first entry of page i found, under its address space's lock, so the
+// page cannot change identity now: decide how it goes, and hold it.
+void adopt(Batch &b, uint64 i, rmap::Entry e) {
+  PhysAddr pa = b.pages[i];
+  Frame &f = frames.record(pa);
+  FrameKind kind = f.kind.load(std::memory_order_acquire);
+  VmObject *o = f.object.load(std::memory_order_acquire);
+  if (kind == FrameKind::Anon) {
+    if (swap::add_to_cache(pa).is_error()) {
+      b.skip[i] = true; // swap is full
+      return;
+    }
+  } else if (o != &swap::object()) {
+    Mapping *m = e.as.find_region(e.va.value);
+    if (!m || !m->object || m->object->anonymous()) {
+      b.skip[i] = true; // shared anonymous memory: nowhere to put it
+      return;
+    }
+    o->ref(); // keeps the object (and the inode) until the page is written
+    b.object[i] = o;
+    b.index[i] = f.index.load(std::memory_order_relaxed);
+  }
+  frames.hold(pa);
+  b.held[i] = true;
+}
+
+// Phase 2: take every entry away from the pages that were not referenced.
+void unmap(Batch &b) {
+  rmap::walk(b.pages, b.n, [&](uint64 i, rmap::Entry e) {
+    if (b.referenced[i] || b.skip[i]) return;
+    if (!b.held[i]) adopt(b, i, e);
+    if (b.skip[i]) return;
+    PhysAddr pa = b.pages[i];
+    Pte now;
+    if (b.object[i]) {
+      now = Pte{}; // a file page: the next touch faults it in again
+    } else {
+      uint64 slot = swap::slot_of(pa);
+      swap::dup(slot); // before the entry names it
+      now = Pte::make_swap(slot);
+    }
+    // Exchange, not store: another hart running this address space may be
+    // setting A or D in the entry right now.
+    Pte old{__atomic_exchange_n(&e.pte.raw, now.raw, __ATOMIC_SEQ_CST)};
+    KASSERT(old.valid() && old.phys() == pa);
+    if (b.object[i] && old.has(pte::Write | pte::Dirty)) set_page_dirty(pa);
+    frames.unref(pa); // not the last reference: we hold it
+    Counters::bump(counters.reclaim_unmapped);
+  });
+}
+
+// Phase 3 (after the shootdown): write and free.
+uint64 write_out(Batch &b) {
+  uint64 freed = 0;
+  for (uint64 i = 0; i < b.n; i++) {
+    PhysAddr pa = b.pages[i];
+    if (!b.held[i] && !b.referenced[i] && !b.skip[i] && swap::is_cache_page(pa)) {
+      // A swap-cache page no entry maps (its process exited, or an earlier
+      // write failed): hold it through the cache, which checks it is still
+      // the slot's page, and write or drop it.
+      PhysAddr p = swap::object().find_page(swap::slot_of(pa));
+      if (p == pa) {
+        freed += swap::write_out(pa);
+        continue;
+      }
+      if (p.value) frames.release(p);
+    }
+    if (!b.held[i]) continue;
+    VmObject *o = b.object[i];
+    if (!o) {
+      freed += swap::write_out(pa); // releases our hold
+      continue;
+    }
+    if (frames.mapcount(pa) == 0 && (frames.record(pa).flags.load() & page_flag::Dirty)) {
+      if (o->writeback(b.index[i], b.index[i] + 1).ok()) Counters::bump(counters.reclaim_writebacks);
+    }
+    freed += o->drop_if_idle(b.index[i], pa, 1);
+    frames.release(pa);
+    o->unref(); // may sleep: the inode's last reference
+  }
+  return freed;
+}
+
+uint64 evict(Batch &b) {
+  age(b);
+  bool any = false;
+  for (uint64 i = 0; i < b.n; i++) any |= !b.referenced[i];
+  if (!any) return 0;
+  unmap(b);
+  // No hart may go on using a translation of a page we are about to write
+  // (a store after the write would be lost) or free.
+  hal::shootdown();
+  hal::flush_all();
+  return write_out(b);
+}
+
+} // namespace
+
+void init() {
+  uint64 total = frames.total();
+  low = total / 64 > 32 ? total / 64 : 32;
+  high = 2 * low;
+  hand.store(0);
+}
+
+uint64 low_watermark() { return low; }
+uint64 high_watermark() { return high; }
+
+uint64 run(uint64 want) {
+  uint64 freed = page_cache::reclaim(want);
+  if (freed >= want) return freed;
+  Gate gate;
+  // Someone else may have reclaimed while we waited at the gate.
+  if (frames.free_count() >= want + low) return freed;
+  uint64 total = frames.total(), scanned = 0;
+  // Two turns of the clock at most: the first may only clear A bits.
+  while (freed < want && scanned < 2 * total) {
+    Batch b;
+    while (b.n < BATCH && scanned < 2 * total) {
+      uint64 i = hand.fetch_add(1, std::memory_order_relaxed) % total;
+      scanned++;
+      if (candidate(frames.record(frames.frame_at(i)))) b.pages[b.n++] = frames.frame_at(i);
+    }
+    if (b.n == 0) break;
+    uint64 got = evict(b);
+    freed += got;
+    Counters::bump(counters.reclaim_freed, got);
+  }
+  Counters::bump(counters.reclaim_scans, scanned);
+  return freed;
+}
+
+void balance() {
+  uint64 free = frames.free_count();
+  if (free >= low) return;
+  run(high - free);
+}
+
+} // namespace mm::reclaim

@@ -1,0 +1,41 @@
+// Reclaim: giving frames back when memory runs short (Linux's vmscan).
+//
+// Policy (this file's callers decide when; reclaim.cpp decides what):
+//  1. Clean page-cache pages that nothing maps go first: they cost nothing
+//     to drop (page_cache::reclaim, which the frame allocator also calls by
+//     itself when its lists run dry).
+//  2. Then a clock over the frame table (second chance): for a batch of
+//     frames that user pages live in, the reverse map clears the referenced
+//     (A) bit of every entry that maps them; a frame whose bit was set in
+//     any entry is spared this round. The others lose every entry: an
+//     anonymous page goes to the swap cache under one slot, which all its
+//     entries now name; a file page's entries just go.
+//  3. Every other hart drops its stale translations (hal::shootdown), and
+//     only then are pages written: dirty file pages back to their file,
+//     swap-cache pages to their slot. Then the frames are free.
+// Never evicted: page tables, kernel memory (pipe buffers, slabs), the zero
+// frame, pages under I/O, pages of shared anonymous memory (no backing yet).
+//
+// run() may sleep (the disk) and walks every address space with a
+// try-lock: call it with no address-space lock and no spinlock held. One
+// reclaim runs at a time; others wait for it.
+#pragma once
+
+#include "lib/types.h"
+
+namespace mm::reclaim {
+
+// Watermarks from the frame table's size (after frames.init).
+void init();
+uint64 low_watermark();
+uint64 high_watermark();
+
+// Try to free `want` frames; returns how many it freed (0: nothing left to
+// evict, or swap is full: the caller is out of memory).
+uint64 run(uint64 want);
+
+// At a point where the caller holds no lock: if free frames are below the
+// low watermark, reclaim up to the high one. Cheap when memory is plenty.
+void balance();
+
+} // namespace mm::reclaim
