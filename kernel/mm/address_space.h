@@ -5,6 +5,15 @@
 //   find the mapping -> get the page (its object's, or anonymous zero)
 //   -> copy it if this is a private write -> map it
 //
+// Policies sit at the edge and call into that path: the fork mode decides
+// how fork hands pages to the child, and ForkMode::CowAhead adds a fault
+// policy (copy_ahead.h) that asks the fault path to resolve runs of Cow
+// pages for sequential writers.
+//
+// The code: address_space.cpp (set-up, mappings, sbrk, mmap, munmap,
+// mprotect), fault.cpp (handle_fault and the fault path, Cow runs, resolve),
+// fork.cpp (clone_into), copy_ahead.cpp (the copy-ahead policy).
+//
 // Layout (xv6's): text at 0, data, one unmapped guard page, the stack, then
 // the heap from the stack's top up to size() (the "break", moved by sbrk).
 // mmap places mappings top-down from the top of the user half.
@@ -17,6 +26,7 @@
 
 #include "lib/result.h"
 #include "mm/addr.h"
+#include "mm/copy_ahead.h"
 #include "mm/cow.h"
 #include "mm/mapping.h"
 #include "mm/page_table.h"
@@ -94,15 +104,27 @@ public:
   // Cow: private pages are shared; writable ones lose Write in both and
   // gain the Cow mark; leaf tables whose 2 MiB hold only private mappings
   // are shared whole. Eager: private pages are copied now. CowAhead: as Cow,
-  // and both sides resolve runs of sequential write faults ahead (see
-  // plan_ahead). On failure the child is left for the caller to destroy, and
+  // and both sides' faults go through the copy-ahead policy (copy_ahead.h),
+  // which resolves runs of sequential write faults ahead; the other modes
+  // turn it off. On failure the child is left for the caller to destroy, and
   // the parent is still consistent.
   Result<void> clone_into(AddressSpace &child, ForkMode mode);
 
   // Resolve a fault (or a kernel access) at va. Ok means the access may now
   // be retried and will succeed. The single entry for every fault: the trap
-  // handler and copy-out both come here. May sleep (a file page's read).
+  // handler and copy-out both come here. It goes through the fault policy
+  // the latest fork chose (copy-ahead), if any, else straight to
+  // resolve_fault. May sleep (a file page's read).
   Result<void> handle_fault(VirtAddr va, Access access);
+
+  // The core fault path, which fault policies call: find the mapping, get
+  // the object's page, copy it on a private write, map it. A store to a Cow
+  // page resolves `run` pages from va's page on (the page itself, then as
+  // many of the following pages as are Cow, memory allows and the mapping
+  // holds; see resolve_cow_fault); every other fault ignores `run`. Returns
+  // how many Cow pages it resolved: 0 if the fault was not a store to a Cow
+  // page.
+  Result<uint64> resolve_fault(VirtAddr va, Access access, uint64 run = 1);
 
   // The frame behind va, made ready for `access` (resolving COW for writes).
   Result<PhysAddr> resolve(VirtAddr va, Access access);
@@ -132,9 +154,12 @@ private:
   bool shared_mapping_in(uint64 start, uint64 end);
   bool private_mapping_in(uint64 start, uint64 end);
   Mapping *heap_mapping();
-  Result<uint64> resolve_run(VirtAddr page, Pte *pte, uint64 want);
+  // Cow runs (fault.cpp): the fault's own page and up to run - 1 after it;
+  // a best-effort run ahead of any fault; the part of a run in one shared
+  // leaf table (copied with the table), or in one private table.
+  Result<uint64> resolve_cow_fault(VirtAddr page, Pte *pte, uint64 run);
+  uint64 resolve_cow_run(VirtAddr start, uint64 pages);
   Result<uint64> copy_shared_run(VirtAddr page, uint64 n, CowCause cause);
-  uint64 plan_ahead(VirtAddr page, const Mapping &m);
   uint64 resolve_ahead(VirtAddr start, uint64 pages);
 
   PageTable pt_;
@@ -142,11 +167,9 @@ private:
   uint64 heap_start_ = 0;
   uint64 size_ = 0;
   bool has_heap_ = false; // set_heap_start was called: sbrk may move the break
-  // ForkMode::CowAhead: where the next fault of a sequential run would be,
-  // and how many pages the run resolves now.
-  bool cow_ahead_ = false;
-  uint64 streak_next_ = 0;
-  uint64 window_ = 1;
+  // The fault policy of ForkMode::CowAhead, enabled by clone_into. Only
+  // handle_fault, clone_into, init and swap touch it.
+  CopyAhead copy_ahead_;
 };
 
 // PTE flags for a user page of the given region protection.

@@ -14,9 +14,9 @@ namespace mm {
 //
 // Fault: a store (or a kernel write) hit this page; counted here (a COW
 // fault, and a copy or a reuse), and the page's translation is flushed here.
-// Ahead: resolved on the initiative of AddressSpace's copy-ahead for
-// sequential writers; the caller counts the outcomes and flushes once for
-// the whole run.
+// Ahead: part of a run after the faulting page, which a fault policy
+// (copy_ahead.h) asked AddressSpace::resolve_fault for; the caller counts
+// the outcomes and flushes once for the whole run.
 //
 // `spare`: a frame the caller allocated for the copy (copy-ahead allocates
 // the frames of a whole run at once), or a null PhysAddr to allocate one

@@ -28,7 +28,7 @@ void forkret_entry();
 Proc procs[NPROC];
 Cpu cpus[NCPU];
 // The boot default: copy-on-write, with copy-ahead for sequential writers
-// (mm/address_space.cpp, plan_ahead). forkmode() switches it at run time.
+// (mm/copy_ahead.h). forkmode() switches it at run time.
 mm::ForkMode fork_mode = mm::ForkMode::CowAhead;
 
 namespace {

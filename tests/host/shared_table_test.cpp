@@ -768,7 +768,7 @@ TEST_F(SharedTable, OutOfMemoryInACopyAheadFaultOnASharedTable) {
   EXPECT_TRUE(ok);
 }
 
-// plan_ahead promises that a copy-ahead run "stops quietly if memory runs
+// Copy-ahead (copy_ahead.h) promises that a run "stops quietly if memory runs
 // out (the fault itself is resolved regardless)". So a store that continues
 // a streak must succeed whenever the memory for the store alone is there: in
 // a private table one page, in a shared table one page and the table copy.
