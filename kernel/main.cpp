@@ -17,6 +17,7 @@
 #include "lib/string.h"
 #include "mm/frame.h"
 #include "mm/object.h"
+#include "mm/reclaim.h"
 #include "mm/page_table.h"
 #include "proc/proc.h"
 
@@ -38,6 +39,7 @@ void init_memory(uint64 dtb_pa) {
   if (dtb_pa > platform::RAM_BASE && dtb_pa < ram_end) ram_end = mm::page_round_down(dtb_pa);
   mm::frames.init(mm::ptr_to_phys(kernel_end), mm::PhysAddr(ram_end));
   mm::page_cache::init();
+  mm::reclaim::init();
   mm::PageTable::set_kernel_root(mm::ptr_to_phys(&kernel_root_table));
 }
 

@@ -10,6 +10,7 @@
 #include "mm/hal.h"
 #include "mm/object.h"
 #include "mm/stats.h"
+#include "mm/swap.h"
 
 namespace mm {
 
@@ -81,7 +82,8 @@ Result<void> AddressSpace::map_zeroed(uint64 start, uint64 end, uint32 p) {
       unmap_range(start, va); // leave no half-built range behind
       return pte.error();
     }
-    KASSERT(!pte.value()->valid());
+    KASSERT(!pte.value()->in_use());
+    frames.set_vpage(pa.value(), VirtAddr(va));
     *pte.value() = Pte::make(pa.value(), flags);
   }
   return {};
@@ -92,11 +94,15 @@ constexpr uint64 FLUSH_ALL_THRESHOLD = 32;
 
 void AddressSpace::unmap_range(uint64 start, uint64 end) {
   bool per_page = (end - start) / PAGE_SIZE <= FLUSH_ALL_THRESHOLD;
-  pt_.for_each_leaf(VirtAddr(start), VirtAddr(end), [&](VirtAddr va, Pte &pte) {
-    PhysAddr pa = pte.phys();
+  pt_.for_each_entry(VirtAddr(start), VirtAddr(end), [&](VirtAddr va, Pte &pte) {
+    Pte old = pte;
     pte = Pte{};
+    if (old.is_swap()) {
+      swap::free(old.swap_slot());
+      return;
+    }
     if (per_page) hal::flush_page(va);
-    frames.unref(pa);
+    frames.unref(old.phys());
   });
   if (!per_page) hal::flush_all();
 }
@@ -113,7 +119,7 @@ Result<void> AddressSpace::own_leaf_tables(uint64 start, uint64 end) {
     const Pte *t = pt_.find(VirtAddr(base));
     for (uint64 k = 0; k < PT_ENTRIES; k++) {
       uint64 va = base + k * PAGE_SIZE;
-      if (t[k].valid() && (va < start || va >= end)) return false;
+      if (t[k].in_use() && (va < start || va >= end)) return false;
     }
     return true;
   };
@@ -168,12 +174,13 @@ Result<uint64> AddressSpace::resize_heap(long n, Growth growth) {
   uint64 grown = old + static_cast<uint64>(n);
   uint64 old_end = page_round_up(old);
   if (n >= 0) {
-    if (grown < old || grown > USER_TOP) return Error::NoMemory;
+    // Out of address space (not of memory: reclaim cannot help): TooBig.
+    if (grown < old || grown > USER_TOP) return Error::TooBig;
     uint64 new_end = page_round_up(grown);
     if (new_end > old_end) {
       // The break may not run into another mapping: sbrk fails instead.
       Mapping *above = maps_.first_ending_after(VirtAddr(old_end));
-      if (above && above->start.value < new_end) return Error::NoMemory;
+      if (above && above->start.value < new_end) return Error::TooBig;
       Mapping *heap = heap_mapping();
       if (heap && heap->end.value == old_end) {
         heap->end = VirtAddr(new_end);
@@ -301,7 +308,11 @@ Result<void> AddressSpace::mprotect(VirtAddr addr, uint64 len, uint32 p) {
 
 AddressSpace::Residency AddressSpace::residency(const Mapping &m) const {
   Residency r;
-  pt_.for_each_leaf(m.start, m.end, [&](VirtAddr, Pte &pte) {
+  pt_.for_each_entry(m.start, m.end, [&](VirtAddr, Pte &pte) {
+    if (pte.is_swap()) {
+      r.swapped++;
+      return;
+    }
     if (!frames.contains(pte.phys())) return;
     r.resident++;
     bool shared = frames.refcount(pte.phys()) > 1 || PageTable::in_shared_leaf_table(&pte) ||

@@ -132,7 +132,7 @@ public:
   // Pages of [m.start, m.end) present in the page table, and of those the
   // ones also mapped elsewhere or cached (shared) and this mapping's alone.
   struct Residency {
-    uint64 resident = 0, shared = 0, private_ = 0;
+    uint64 resident = 0, shared = 0, private_ = 0, swapped = 0;
   };
   Residency residency(const Mapping &m) const;
 
@@ -141,6 +141,7 @@ public:
 
 private:
   Result<void> fault_in(Mapping &m, VirtAddr page, Access access);
+  Result<void> swap_in(Mapping &m, VirtAddr page, uint64 slot, Access access);
   Result<void> map_zeroed(uint64 start, uint64 end, uint32 prot);
   // Unmap the pages of [start, end) of a live address space (shared leaf
   // tables made private or let go first) and flush their translations.

@@ -1,6 +1,7 @@
 #include "mm/audit.h"
 
 #include "mm/frame.h"
+#include "mm/swap.h"
 
 namespace mm {
 
@@ -9,6 +10,7 @@ namespace {
 struct Auditor {
   AuditReport report;
   uint64 violations = 0;
+  uint64 swap_entries = 0; // entries naming a slot (a shared leaf table's once)
 
   void fail(const char *what, PhysAddr pa, VirtAddr va = VirtAddr()) {
     violations++;
@@ -33,8 +35,16 @@ struct Auditor {
       PhysAddr pa = ptr_to_phys(table);
       if (frames.record(pa).audit_count != 0) return; // already counted through another address space
       for (int k = 0; k < PT_ENTRIES; k++) {
-        if (!table[k].valid()) continue;
         VirtAddr va(base.value + k * PAGE_SIZE);
+        if (table[k].is_swap()) {
+          uint64 slot = table[k].swap_slot();
+          if (slot >= swap::total_slots() || swap::count(slot) == 0) fail("entry names a free swap slot", PhysAddr(), va);
+          Mapping *m = as.find_region(va.value);
+          if (!m || m->shared) fail("swap entry outside a private mapping", PhysAddr(), va);
+          swap_entries++;
+          continue;
+        }
+        if (!table[k].valid()) continue;
         PhysAddr page = table[k].phys();
         if (!frames.contains(page)) {
           fail("user page outside the frame table", page, va);
@@ -122,6 +132,19 @@ uint64 audit(AddressSpace *const *spaces, int n, AuditReport report) {
   }
   if (frames.count_free_lists() != frames.free_count())
     a.fail("free lists disagree with free count", PhysAddr());
+  // Every slot's count is the entries that name it plus its cache page.
+  {
+    uint64 cached = 0;
+    for (uint64 i = 0; i < frames.total(); i++)
+      if (swap::is_cache_page(frames.frame_at(i))) cached++;
+    uint64 counted = 0, used = 0;
+    for (uint64 s = 0; s < swap::total_slots(); s++) {
+      counted += swap::count(s);
+      used += swap::count(s) != 0;
+    }
+    if (counted != a.swap_entries + cached) a.fail("swap slot counts differ from entries and cache", PhysAddr());
+    if (swap::total_slots() - used != swap::free_slots()) a.fail("free swap slots miscounted", PhysAddr());
+  }
   frames.unlock_all();
   return a.violations;
 }

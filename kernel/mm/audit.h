@@ -19,9 +19,13 @@ namespace mm {
 //  - free frames have no references and no mappings, and the free lists
 //    hold exactly free_count() frames (Kernel frames are not checked: their
 //    holders are kernel objects, not page tables);
-//  - no user PTE points outside the frame table.
+//  - no user PTE points outside the frame table;
+//  - swap: every swap entry lies in a private mapping and names a slot in
+//    use; the slot counts add up to the entries that name slots (a shared
+//    leaf table's once) plus the swap cache's pages, and the free slots to
+//    those with count 0.
 // `spaces` must hold every address space that exists, and none may change
-// during the call. Returns the number of violations; `report` (optional) is
+// during the call (nor may reclaim run: reclaim::Pause). Returns the number of violations; `report` (optional) is
 // told about each one.
 using AuditReport = void (*)(const char *what, PhysAddr pa, VirtAddr va);
 uint64 audit(AddressSpace *const *spaces, int n, AuditReport report = nullptr);

@@ -40,7 +40,7 @@ Result<CowOutcome> resolve_cow(VirtAddr va, Pte &pte, CowCause cause, PhysAddr s
 
   PhysAddr copy = spare;
   if (!copy.value) copy = TRY(frames.alloc(FrameKind::Anon));
-  pte = cow_copy(pte, copy);
+  pte = cow_copy(pte, copy, va);
   if (fault) hal::flush_page(va); // a stale translation would read the old frame
   frames.unref(old);
   if (fault) Counters::bump(counters.cow_copies);

@@ -4,6 +4,7 @@
 
 #include "lib/result.h"
 #include "lib/string.h"
+#include "mm/frame.h"
 #include "mm/pte.h"
 
 namespace mm {
@@ -25,13 +26,15 @@ enum class CowCause { Fault, Ahead };
 enum class CowOutcome { Reused, Copied };
 Result<CowOutcome> resolve_cow(VirtAddr va, Pte &pte, CowCause cause = CowCause::Fault, PhysAddr spare = {});
 
-// The copy itself: `fresh` receives the contents of the page `shared` maps;
+// The copy itself: `fresh` receives the contents of the page `shared` maps,
+// and becomes anonymous memory at va (Frame::vpage, for the reverse map);
 // returns the entry that maps the copy, writable and unmarked. resolve_cow
 // uses it, and so does a fault in a leaf table still shared with another
 // address space, where copying is the only choice (the table's other holder
 // maps the frame), done while the table is copied (AddressSpace).
-inline Pte cow_copy(Pte shared, PhysAddr fresh) {
+inline Pte cow_copy(Pte shared, PhysAddr fresh, VirtAddr va) {
   copy_page(phys_to_ptr(fresh), phys_to_ptr(shared.phys()));
+  frames.set_vpage(fresh, va);
   return Pte::make(fresh, (shared.flags() & ~pte::Cow) | pte::Write);
 }
 

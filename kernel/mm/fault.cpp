@@ -15,6 +15,7 @@
 #include "mm/hal.h"
 #include "mm/object.h"
 #include "mm/stats.h"
+#include "mm/swap.h"
 
 namespace mm {
 
@@ -48,6 +49,10 @@ Result<uint64> AddressSpace::resolve_fault(VirtAddr va, Access access, uint64 ru
 
   VirtAddr page = va.page_base();
   Pte *pte = pt_.find(page);
+  if (pte && pte->is_swap()) {
+    TRY(swap_in(*m, page, pte->swap_slot(), access));
+    return 0;
+  }
   if (!pte || !pte->valid()) {
     TRY(fault_in(*m, page, access));
     return 0;
@@ -90,6 +95,7 @@ Result<void> AddressSpace::fault_in(Mapping &m, VirtAddr page, Access access) {
   if (zero_fill) {
     if (write) {
       frame = TRY(frames.alloc_zeroed(FrameKind::Anon));
+      frames.set_vpage(frame, page);
       flags = pte_flags_for(m.prot);
     } else {
       // Never written: the shared zero frame, read-only.
@@ -127,7 +133,7 @@ Result<void> AddressSpace::fault_in(Mapping &m, VirtAddr page, Access access) {
         return fresh.error();
       }
       frame = fresh.value();
-      Pte copy = cow_copy(Pte::make(cached, pte_flags_for(m.prot)), frame); // the one page copy
+      Pte copy = cow_copy(Pte::make(cached, pte_flags_for(m.prot)), frame, page); // the one page copy
       frames.release(cached);
       if (straddles) memset(phys_to_ptr<uint8>(frame) + (m.data_end - index * PAGE_SIZE), 0,
                             PAGE_SIZE - (m.data_end - index * PAGE_SIZE));
@@ -145,6 +151,32 @@ Result<void> AddressSpace::fault_in(Mapping &m, VirtAddr page, Access access) {
   }
   KASSERT(!slot.value()->valid());
   *slot.value() = Pte::make(frame, flags);
+  return {};
+}
+
+// A fault on a page that went to swap (its entry names `slot`): the page
+// comes back from the swap cache, or from the disk into it, so every
+// address space whose entry names the slot finds the same frame: a fork
+// family that shared a page before it went out shares it again. It is
+// mapped read-only (Cow in a writable mapping), and a store then follows
+// the copy-on-write rules: once no entry names the slot any more the page
+// is anonymous again, and its last user may reuse it.
+Result<void> AddressSpace::swap_in(Mapping &m, VirtAddr page, uint64 slot, Access access) {
+  PhysAddr frame = TRY(swap::get_page(slot)); // held; may sleep
+  // The entry, in a table of our own (a shared one is copied first: the
+  // copy names the slot too).
+  auto entry = pt_.find_or_create(page);
+  if (entry.is_error()) {
+    frames.release(frame);
+    return entry.error();
+  }
+  Pte *pte = entry.value();
+  KASSERT(pte->is_swap() && pte->swap_slot() == slot); // only we change our own table
+  frames.set_vpage(frame, page);
+  frames.hold_to_map(frame);
+  *pte = Pte::make(frame, readonly_flags(m));
+  swap::mapped(slot, frame);
+  if (access == Access::Write) TRY(resolve_cow(page, *pte));
   return {};
 }
 
@@ -226,10 +258,13 @@ Result<uint64> AddressSpace::copy_shared_run(VirtAddr page, uint64 n, CowCause c
       PhysAddr fresh = copied == 0 ? head : supply.next();
       if (fresh.value) {
         copied++;
-        return cow_copy(e, fresh);
+        return cow_copy(e, fresh, VirtAddr(page.value + (i - first) * PAGE_SIZE));
       }
     }
-    if (e.valid()) batch.ref(e.phys());
+    if (e.valid())
+      batch.ref(e.phys());
+    else if (e.is_swap())
+      swap::dup(e.swap_slot());
     return e;
   });
   if (unshared.is_error() || copied == 0)

@@ -7,6 +7,7 @@
 #include "mm/frame.h"
 #include "mm/hal.h"
 #include "mm/stats.h"
+#include "mm/swap.h"
 
 namespace mm {
 
@@ -14,7 +15,7 @@ namespace {
 
 bool any_valid(const Pte *table) {
   for (int k = 0; k < PT_ENTRIES; k++)
-    if (table[k].valid()) return true;
+    if (table[k].in_use()) return true;
   return false;
 }
 
@@ -34,7 +35,7 @@ ShareResult make_shareable(Pte *table) {
 #pragma GCC unroll 8
   for (int k = 0; k < PT_ENTRIES; k++) {
     uint64 e = table[k].raw;
-    pages += e & pte::Valid;
+    pages += (e & (pte::Valid | pte::Swap)) != 0; // present, or in swap
     any |= e;
   }
   if (any & pte::Write) {
@@ -98,7 +99,7 @@ Result<void> AddressSpace::clone_into(AddressSpace &child, ForkMode mode) {
     Mapping *m = maps_.first_ending_after(base);
     for (int k = 0; k < PT_ENTRIES; k++) {
       Pte e = src[k];
-      if (!e.valid()) continue;
+      if (!e.in_use()) continue;
       VirtAddr va(base.value + k * PAGE_SIZE);
       while (m && m->end <= va) m = m->next;
       KASSERT(m && m->contains(va));
@@ -113,6 +114,14 @@ Result<void> AddressSpace::clone_into(AddressSpace &child, ForkMode mode) {
           return;
         }
         dst = t.value();
+      }
+      if (e.is_swap()) {
+        // In swap: the child's entry names the same slot (in either mode:
+        // the page comes back shared, and copy-on-write from there).
+        swap::dup(e.swap_slot());
+        dst[k] = e;
+        Counters::bump(counters.fork_shared);
+        continue;
       }
       if (cow) {
         // Private: copy-on-write.
@@ -133,7 +142,7 @@ Result<void> AddressSpace::clone_into(AddressSpace &child, ForkMode mode) {
         result = Error::NoMemory; // what was copied is mapped: destroy() frees it
         return;
       }
-      dst[k] = cow_copy(e, pa);
+      dst[k] = cow_copy(e, pa, va);
       if (!e.has(pte::Write) && !e.has(pte::Cow)) dst[k] = Pte::make(pa, e.flags());
       Counters::bump(counters.fork_copied);
     }

@@ -29,12 +29,14 @@ bool running = false; // gate_lock
 
 class Gate {
 public:
-  Gate() {
+  Gate() { enter(); }
+  ~Gate() { leave(); }
+  static void enter() {
     SpinGuard g(gate_lock);
     while (running) hal::sleep(&running, gate_lock);
     running = true;
   }
-  ~Gate() {
+  static void leave() {
     SpinGuard g(gate_lock);
     running = false;
     hal::wake(&running);
@@ -177,6 +179,9 @@ void init() {
   high = 2 * low;
   hand.store(0);
 }
+
+Pause::Pause() { Gate::enter(); }
+Pause::~Pause() { Gate::leave(); }
 
 uint64 low_watermark() { return low; }
 uint64 high_watermark() { return high; }

@@ -21,6 +21,7 @@
 // reclaim runs at a time; others wait for it.
 #pragma once
 
+#include "lib/result.h"
 #include "lib/types.h"
 
 namespace mm::reclaim {
@@ -34,8 +35,30 @@ uint64 high_watermark();
 // evict, or swap is full: the caller is out of memory).
 uint64 run(uint64 want);
 
+// Keeps reclaim from running while it lives (the audit: reclaim holds
+// pages and swap slots between its steps). Take it before any vm_lock.
+class Pause {
+public:
+  Pause();
+  ~Pause();
+  Pause(const Pause &) = delete;
+  Pause &operator=(const Pause &) = delete;
+};
+
 // At a point where the caller holds no lock: if free frames are below the
 // low watermark, reclaim up to the high one. Cheap when memory is plenty.
 void balance();
+
+// Run op() (which returns a Result, holds no lock between calls and leaves
+// nothing behind when it fails) until it succeeds, fails for another reason
+// than memory, or reclaim can free nothing more: then its NoMemory stands.
+// For what may fail without killing anyone: sbrk, fork, exec.
+template <typename Op> auto retrying(Op &&op) -> decltype(op()) {
+  for (;;) {
+    auto r = op();
+    if (r.ok() || r.error() != Error::NoMemory) return r;
+    if (run(high_watermark()) == 0) return r;
+  }
+}
 
 } // namespace mm::reclaim

@@ -19,6 +19,7 @@
 #include "lib/string.h"
 #include "mm/frame.h"
 #include "mm/hal.h"
+#include "mm/reclaim.h"
 #include "mm/stats.h"
 #include "mm/uaccess.h"
 
@@ -175,14 +176,16 @@ int fork() {
   if (!init_as(np)) return -1;
 
   // Both address spaces are locked, in proc-table order (see vm_lock).
-  Result<void> r;
-  {
+  // Short of frames, reclaim with the locks let go and try again.
+  Result<void> r = mm::reclaim::retrying([&]() -> Result<void> {
     Proc *first = p < np ? p : np, *second = p < np ? np : p;
     SleepGuard g1(first->vm_lock);
     SleepGuard g2(second->vm_lock);
-    r = p->as.clone_into(np->as, fork_mode);
-    if (r.is_error()) np->as.destroy(); // may sleep: no spinlock held
-  }
+    if (np->as.is_null()) TRY(np->as.init());
+    auto cloned = p->as.clone_into(np->as, fork_mode);
+    if (cloned.is_error()) np->as.destroy(); // may sleep: no spinlock held
+    return cloned;
+  });
   np->lock.lock();
   if (r.is_error()) {
     freeproc(np);
@@ -378,8 +381,12 @@ bool killed(Proc *p) { return std::atomic_ref<bool>(p->killed).load(std::memory_
 
 int grow_proc(long n, bool lazy, uint64 *old_break) {
   Proc *p = myproc();
-  SleepGuard g(p->vm_lock);
-  auto r = p->as.resize_heap(n, lazy ? mm::AddressSpace::Growth::Lazy : mm::AddressSpace::Growth::Eager);
+  // Short of frames, reclaim (with the lock let go) and try again: eager
+  // growth fails only when neither memory nor swap has room.
+  auto r = mm::reclaim::retrying([&] {
+    SleepGuard g(p->vm_lock);
+    return p->as.resize_heap(n, lazy ? mm::AddressSpace::Growth::Lazy : mm::AddressSpace::Growth::Eager);
+  });
   if (r.is_error()) return -1;
   *old_break = r.value();
   return 0;
@@ -446,4 +453,79 @@ void mm::hal::for_each_address_space(AddressSpaceVisitor fn, void *arg) {
     if (!p.exec_as.is_null()) fn(p.exec_as, arg);
     p.vm_lock.release();
   }
+}
+
+// ---------------------------------------------------------------- out of memory
+
+namespace {
+
+// A process's memory as the OOM killer weighs it: pages present in its page
+// tables plus pages it has in swap (a page shared with others counts fully
+// for each: what it would give back is not known in advance).
+struct Footprint {
+  uint64 resident = 0, swapped = 0;
+};
+Footprint footprint(Proc &p) {
+  Footprint f;
+  SleepGuard g(p.vm_lock);
+  if (p.as.is_null()) return f;
+  p.as.page_table().for_each_entry(mm::VirtAddr(0), mm::VirtAddr(mm::USER_TOP), [&](mm::VirtAddr, mm::Pte &e) {
+    if (e.is_swap())
+      f.swapped++;
+    else
+      f.resident++;
+  });
+  return f;
+}
+
+int oom_victim_pid = 0; // the last one killed, until it is gone (oom_lock)
+Spinlock oom_lock{"oom"};
+
+bool alive(int pid) {
+  for (Proc &p : procs) {
+    SpinGuard g(p.lock);
+    if (p.pid == pid && p.state != ProcState::Unused && p.state != ProcState::Zombie) return true;
+  }
+  return false;
+}
+
+} // namespace
+
+bool out_of_memory(Proc *me) {
+  if (mm::reclaim::run(mm::reclaim::high_watermark()) > 0) return true;
+  {
+    // A victim is still on its way out: wait for its memory instead of
+    // killing another.
+    SpinGuard g(oom_lock);
+    if (oom_victim_pid && alive(oom_victim_pid)) {
+      if (oom_victim_pid == me->pid) return false;
+      sleep(&ticks, oom_lock); // woken at the next tick
+      return true;
+    }
+  }
+  // Nothing left to evict and no swap left: the process with the largest
+  // footprint goes (init and processes already exiting excepted).
+  Proc *victim = nullptr;
+  Footprint most;
+  for (Proc &p : procs) {
+    if (&p == initproc) continue;
+    {
+      SpinGuard g(p.lock);
+      if (p.state == ProcState::Unused || p.state == ProcState::Zombie || p.killed) continue;
+    }
+    Footprint f = footprint(p);
+    if (!victim || f.resident + f.swapped > most.resident + most.swapped) {
+      victim = &p;
+      most = f;
+    }
+  }
+  if (!victim) return false;
+  kprintf("oom: out of memory and swap: killed pid %d (%s): %lu pages resident, %lu in swap\n", victim->pid,
+          victim->name, most.resident, most.swapped);
+  {
+    SpinGuard g(oom_lock);
+    oom_victim_pid = victim->pid;
+  }
+  kill(victim->pid); // (wakes it if it sleeps, so that it exits)
+  return victim != me;
 }

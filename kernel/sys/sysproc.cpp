@@ -6,6 +6,7 @@
 #include "kernel/fcntl.h"
 #include "kernel/param.h"
 #include "kernel/memstat.h"
+#include "mm/reclaim.h"
 #include "mm/swap.h"
 #include "kernel/vm.h"
 #include "lib/print.h"
@@ -103,6 +104,7 @@ void report_violation(const char *what, mm::PhysAddr pa, mm::VirtAddr va) {
 // Stop every address space from changing (all vm_locks, in table order) and
 // check the frame table against them.
 uint64 sys_vmaudit() {
+  mm::reclaim::Pause no_reclaim; // it holds pages and slots between its steps
   mm::AddressSpace *spaces[2 * NPROC];
   for (int i = 0; i < NPROC; i++) {
     procs[i].vm_lock.lock();

@@ -217,8 +217,8 @@ TEST_F(AddressSpaceTest, HeapGrowthBeyondMaxvaOrWithoutMemoryFailsCleanly) {
   AddressSpace &as = new_as();
   build_standard(as, 1);
   uint64 free0 = frames.free_count();
-  EXPECT_EQ(as.resize_heap(static_cast<long>(USER_TOP)).error(), Error::NoMemory);
-  EXPECT_EQ(as.resize_heap(0x7fffffffffffffffL).error(), Error::NoMemory);
+  EXPECT_EQ(as.resize_heap(static_cast<long>(USER_TOP)).error(), Error::TooBig);
+  EXPECT_EQ(as.resize_heap(0x7fffffffffffffffL).error(), Error::TooBig);
   frames.fail_after(2);
   EXPECT_EQ(as.resize_heap(static_cast<long>(5 * P)).error(), Error::NoMemory);
   frames.fail_after(-1);
@@ -241,7 +241,7 @@ TEST_F(AddressSpaceTest, HeapGrowthStopsAtTheNextRegion) {
 
   auto r = as.resize_heap(static_cast<long>(4 * P)); // [heap+P, heap+5P) would cover it
   ASSERT_TRUE(r.is_error());
-  EXPECT_EQ(r.error(), Error::NoMemory);
+  EXPECT_EQ(r.error(), Error::TooBig); // no room, whatever memory is free
   EXPECT_EQ(as.size(), heap + P);
   EXPECT_EQ(frames.free_count(), free0);
   EXPECT_EQ(pte_of(as, above)->phys(), above_pa);
@@ -249,7 +249,7 @@ TEST_F(AddressSpaceTest, HeapGrowthStopsAtTheNextRegion) {
   // Up to the region is fine.
   ASSERT_TRUE(as.resize_heap(static_cast<long>(3 * P)).ok());
   EXPECT_EQ(as.size(), above);
-  EXPECT_EQ(as.resize_heap(1).error(), Error::NoMemory);
+  EXPECT_EQ(as.resize_heap(1).error(), Error::TooBig);
   EXPECT_EQ(as.find_region(above - 1)->kind, RegionKind::Heap);
   EXPECT_EQ(as.find_region(above)->kind, RegionKind::Data);
 }

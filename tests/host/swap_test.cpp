@@ -4,6 +4,7 @@
 #include "fake_swap.h"
 #include "mm/rmap.h"
 #include "mm_fixture.h"
+#include "team.h"
 
 namespace mmtest {
 namespace {
@@ -38,6 +39,40 @@ protected:
     });
     return seen;
   }
+
+  // A parent with `pages` heap pages (page va holds pattern va) and
+  // `children` Cow children: one shared leaf table for the lot.
+  std::vector<AddressSpace *> family(int children, uint64 pages) {
+    std::vector<AddressSpace *> fam;
+    AddressSpace &parent = new_as();
+    build_standard(parent, pages);
+    fam.push_back(&parent);
+    for (int i = 0; i < children; i++) {
+      AddressSpace &c = new_as();
+      EXPECT_TRUE(parent.clone_into(c, mm::ForkMode::Cow).ok());
+      fam.push_back(&c);
+    }
+    return fam;
+  }
+
+  // Pages of `as` in [lo, hi) whose entry names a swap slot.
+  static uint64 swapped(AddressSpace &as, uint64 lo, uint64 hi) {
+    uint64 n = 0;
+    for (uint64 va = lo; va < hi; va += PAGE_SIZE) {
+      Pte *p = pte_of(as, va);
+      n += p && p->is_swap();
+    }
+    return n;
+  }
+
+  // Read page va of `as` through the fault path (as a load would).
+  static const void *load(AddressSpace &as, uint64 va) {
+    auto pa = as.resolve(VirtAddr(va), mm::Access::Read);
+    return pa.ok() ? mm::phys_to_ptr(pa.value()) : nullptr;
+  }
+
+  // Everything reclaim can take: frames back to the free lists.
+  static uint64 reclaim_all() { return mm::reclaim::run(frames.total()); }
 
   FakeSwapDisk disk_{kSlots};
 };
@@ -93,6 +128,152 @@ TEST_F(Swap, ReverseMapFindsEveryEntryOnceThroughSharedTables) {
   {
     std::lock_guard g1(lock_of(parent)), g2(lock_of(b));
     EXPECT_EQ(rmap_entries(pa).size(), 1u); // only a's own table
+  }
+}
+
+// A parent and three children share every heap page (one shared leaf
+// table). Under pressure each page is written to swap once, and comes back
+// as one frame shared by all four, read once.
+TEST_F(Swap, AFamilyGoesOutOnceAndComesBackShared) {
+  constexpr uint64 kPages = 8;
+  auto fam = family(3, kPages);
+  const uint64 lo = layout::heap, hi = layout::heap + kPages * PAGE_SIZE;
+  uint64 free_before = frames.free_count();
+  uint64 freed = reclaim_all();
+  EXPECT_GE(freed, kPages);
+  EXPECT_GE(frames.free_count(), free_before + kPages);
+  for (AddressSpace *as : fam) EXPECT_EQ(swapped(*as, lo, hi), kPages);
+  long writes = disk_.writes();
+  EXPECT_GE(writes, static_cast<long>(kPages));
+  EXPECT_EQ(audit_live(), 0u);
+  EXPECT_EQ(hostfake::shootdown_calls.load() > 0, true);
+
+  for (uint64 va = lo; va < hi; va += PAGE_SIZE) {
+    const void *first = nullptr;
+    for (AddressSpace *as : fam) {
+      const void *page = load(*as, va);
+      ASSERT_NE(page, nullptr);
+      EXPECT_TRUE(frame_has(page, va));
+      if (!first) first = page;
+      EXPECT_EQ(page, first) << "one frame for the whole family";
+    }
+  }
+  EXPECT_EQ(disk_.reads(), static_cast<long>(kPages)) << "one read per slot";
+  EXPECT_GE(mm::counters.swap_cache_hits.load(), 3 * kPages);
+  // Nobody names the slots any more: the pages are anonymous again, and
+  // the slots free (text, data and stack are still out).
+  for (uint64 va = lo; va < hi; va += PAGE_SIZE) EXPECT_EQ(frames.kind(pte_of(*fam[0], va)->phys()), FrameKind::Anon);
+  EXPECT_EQ(audit_live(), 0u);
+
+  // Copy-on-write from there: a child's store is its own.
+  std::vector<std::string> err;
+  store(*fam[2], lo, 777, err);
+  EXPECT_TRUE(err.empty());
+  EXPECT_TRUE(frame_has(load(*fam[2], lo), 777));
+  for (int i : {0, 1, 3}) EXPECT_TRUE(frame_has(load(*fam[i], lo), lo));
+  EXPECT_EQ(disk_.writes(), writes);
+}
+
+// Swap entries survive fork (both modes), munmap, sbrk shrink and exit
+// without leaking a slot (the fixture checks slots and frames at the end).
+TEST_F(Swap, EntriesAreForkedAndReleased) {
+  AddressSpace &parent = new_as();
+  build_standard(parent, 6);
+  reclaim_all();
+  const uint64 heap = layout::heap;
+  ASSERT_EQ(swapped(parent, heap, heap + 6 * PAGE_SIZE), 6u);
+  AddressSpace &cow = new_as();
+  AddressSpace &eager = new_as();
+  ASSERT_TRUE(parent.clone_into(cow, mm::ForkMode::Cow).ok());
+  ASSERT_TRUE(parent.clone_into(eager, mm::ForkMode::Eager).ok());
+  EXPECT_EQ(swapped(eager, heap, heap + 6 * PAGE_SIZE), 6u);
+  EXPECT_EQ(audit_live(), 0u);
+  ASSERT_TRUE(parent.resize_heap(-static_cast<long>(3 * PAGE_SIZE)).ok());
+  ASSERT_TRUE(cow.munmap(VirtAddr(heap), 2 * PAGE_SIZE).ok());
+  EXPECT_EQ(audit_live(), 0u);
+  EXPECT_TRUE(frame_has(load(eager, heap + 5 * PAGE_SIZE), heap + 5 * PAGE_SIZE));
+  EXPECT_TRUE(frame_has(load(cow, heap + 2 * PAGE_SIZE), heap + 2 * PAGE_SIZE));
+  EXPECT_TRUE(frame_has(load(parent, heap), heap));
+  EXPECT_EQ(audit_live(), 0u);
+}
+
+// A store to a page in swap whose slot only this entry names brings the
+// page back and reuses it: no copy.
+TEST_F(Swap, TheLastUserWritesInPlace) {
+  AddressSpace &as = new_as();
+  build_standard(as, 1);
+  reclaim_all();
+  ASSERT_TRUE(pte_of(as, layout::heap)->is_swap());
+  uint64 copies = mm::counters.cow_copies.load();
+  std::vector<std::string> err;
+  store(as, layout::heap, 99, err);
+  EXPECT_TRUE(err.empty());
+  EXPECT_EQ(mm::counters.cow_copies.load(), copies);
+  EXPECT_EQ(frames.kind(pte_of(as, layout::heap)->phys()), FrameKind::Anon);
+}
+
+// A failed read fails the fault (the kernel kills the process), changes
+// nothing, and the next try works. A failed write keeps the page in memory.
+TEST_F(Swap, DiskErrorsFailOneFaultOrKeepThePage) {
+  AddressSpace &as = new_as();
+  build_standard(as, 4);
+  disk_.fail_write(-1);
+  reclaim_all();
+  EXPECT_EQ(disk_.writes(), 0);
+  EXPECT_EQ(audit_live(), 0u);
+  for (uint64 i = 0; i < 4; i++) {
+    uint64 va = layout::heap + i * PAGE_SIZE;
+    EXPECT_TRUE(frame_has(load(as, va), va)) << "kept in the swap cache";
+  }
+  disk_.fail_write(0);
+  reclaim_all();
+  ASSERT_TRUE(pte_of(as, layout::heap)->is_swap());
+  disk_.fail_read(1);
+  auto r = as.handle_fault(VirtAddr(layout::heap), mm::Access::Read);
+  ASSERT_TRUE(r.is_error());
+  EXPECT_EQ(r.error(), Error::IO);
+  EXPECT_TRUE(pte_of(as, layout::heap)->is_swap());
+  EXPECT_EQ(audit_live(), 0u);
+  EXPECT_TRUE(frame_has(load(as, layout::heap), layout::heap));
+}
+
+// Out of frames at every allocation of a swap-in (the frame, a table copy):
+// the fault fails cleanly and works once memory is back.
+TEST_F(Swap, SwapInOutOfMemoryAtEveryAllocation) {
+  auto fam = family(1, 2);
+  reclaim_all();
+  AddressSpace &child = *fam[1];
+  for (long k = 0;; k++) {
+    ASSERT_LT(k, 10);
+    frames.fail_after(k);
+    auto r = child.handle_fault(VirtAddr(layout::heap), mm::Access::Write);
+    frames.fail_after(-1);
+    EXPECT_EQ(audit_live(), 0u) << "k = " << k;
+    if (r.ok()) break;
+    EXPECT_EQ(r.error(), Error::NoMemory);
+  }
+  EXPECT_TRUE(frame_has(load(*fam[0], layout::heap), layout::heap));
+}
+
+// Four address spaces fault on the same swapped page at once: one read.
+TEST_F(Swap, ConcurrentFaultsOnOneSlotReadItOnce) {
+  constexpr int kRounds = 4;
+  for (int round = 0; round < kRounds; round++) {
+    auto fam = family(3, 4);
+    reclaim_all();
+    long reads = disk_.reads();
+    Team team;
+    team.run(4, [&](int t, std::vector<std::string> &err) {
+      for (uint64 i = 0; i < 4; i++) {
+        uint64 va = layout::heap + i * PAGE_SIZE;
+        std::lock_guard g(lock_of(*fam[t]));
+        auto pa = fam[t]->resolve(VirtAddr(va), t == 3 ? mm::Access::Write : mm::Access::Read);
+        if (pa.is_error() || !frame_has(mm::phys_to_ptr(pa.value().page_base()), va)) err.push_back("bad page");
+      }
+    });
+    EXPECT_EQ(disk_.reads() - reads, 4) << "round " << round;
+    EXPECT_EQ(audit_live(), 0u);
+    destroy_all();
   }
 }
 

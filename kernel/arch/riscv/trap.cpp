@@ -11,6 +11,7 @@
 #include "lib/cpu.h"
 #include "lib/print.h"
 #include "mm/address_space.h"
+#include "mm/reclaim.h"
 #include "proc/proc.h"
 #include "sys/syscall.h"
 
@@ -93,11 +94,16 @@ void user_page_fault(Proc *p, uint64 va, mm::Access access) {
   // interrupts back on, as for a system call.
   riscv::intr_on();
   Result<void> r;
-  {
-    SleepGuard g(p->vm_lock);
-    r = p->as.handle_fault(mm::VirtAddr(va), access);
+  for (;;) {
+    mm::reclaim::balance(); // keep free frames above the low watermark (may sleep)
+    {
+      SleepGuard g(p->vm_lock);
+      r = p->as.handle_fault(mm::VirtAddr(va), access);
+    }
+    if (r.ok() || r.error() != Error::NoMemory || killed(p) || !out_of_memory(p)) break;
   }
   if (r.ok()) return;
+  if (r.error() == Error::NoMemory && killed(p)) return; // the OOM killer said why
   kprintf("pid %d (%s): killed: %s at %p (%s fault, pc %p)\n", p->pid, p->name, error_name(r.error()),
           reinterpret_cast<void *>(va), access_name(access), reinterpret_cast<void *>(p->trapframe.epc));
   setkilled(p);
@@ -125,6 +131,9 @@ extern "C" void usertrap() {
     if (killed(p)) exit(-1);
     p->trapframe.epc += 4; // return past the ecall
     riscv::intr_on();      // sstatus.SIE was cleared by the trap
+    // A reserve for the kernel's own allocations, which cannot reclaim
+    // themselves (they may hold spinlocks): see mm/reclaim.h.
+    mm::reclaim::balance();
     syscall();
   } else if ((intr = device_interrupt(scause)) != Interrupt::None) {
     // handled
