@@ -100,9 +100,9 @@ int readi(Inode *ip, bool user_dst, uint64 dst, uint off, uint n);
 int file_read(Inode *ip, uint64 dst, uint *off, uint n);
 int writei(Inode *ip, bool user_src, uint64 src, uint off, uint n);
 
-// Page I/O for the page cache: file data straight between disk and a
-// 4096-byte kernel buffer (a frame in the direct map), around the buffer
-// cache and the log. The caller holds ip's lock.
+// Page I/O for the page cache (inode_pages.cpp): file data straight
+// between disk and a 4096-byte kernel buffer (a frame in the direct map),
+// around the buffer cache and the log. The caller holds ip's lock.
 //
 // inode_read_page fills `page` with the file's bytes [index*4096,
 // index*4096+4096): blocks read from disk (consecutive disk blocks in one
