@@ -155,11 +155,11 @@ Result<void> bfree(uint dev, uint blockno) {
 class InodeTable {
 public:
   // The entry for (dev, inum), with one more reference; not locked, not
-  // necessarily read from disk. nullptr if every entry is in use.
+  // necessarily read from disk. NoMemory if every entry is in use.
   // An entry is never in the table twice for one (dev, inum): an entry with
   // no references keeps its inode (and its cached pages) until it is
   // reused, and a lookup finds it first.
-  Inode *get(uint dev, uint inum) {
+  Result<Inode *> get(uint dev, uint inum) {
     SpinGuard guard(lock_);
     Inode *empty = nullptr, *cached = nullptr;
     for (Inode &ip : inodes_) {
@@ -184,7 +184,7 @@ public:
     }
     if (empty == nullptr) {
       kprintf("iget: no free in-memory inodes\n");
-      return nullptr;
+      return Error::NoMemory;
     }
     empty->dev = dev;
     empty->inum = inum;
@@ -351,41 +351,40 @@ const char *skipelem(const char *path, char *name) {
 
 // Walk path. With parent set, stop one element early and copy the last
 // element into name.
-Inode *namex(const char *path, bool parent, char *name) {
-  Inode *ip = *path == '/' ? itable.get(ROOTDEV, ROOTINO) : idup(myproc()->cwd);
-  if (ip == nullptr) return nullptr;
+Result<Inode *> namex(const char *path, bool parent, char *name) {
+  Inode *ip;
+  if (*path == '/')
+    ip = TRY(itable.get(ROOTDEV, ROOTINO));
+  else
+    ip = idup(myproc()->cwd);
 
   while ((path = skipelem(path, name)) != nullptr) {
-    if (ilock(ip).is_error()) {
-      iput(ip);
-      return nullptr;
-    }
+    TRY(ilock_or_put(ip));
     if (ip->type != T_DIR) {
       iunlockput(ip);
-      return nullptr;
+      return Error::NotFound; // nothing is under a file
     }
     if (parent && *path == '\0') {
       iunlock(ip); // the caller locks it
       return ip;
     }
-    Inode *next;
+    Result<Inode *> next = Error::NotFound;
     if (ip->nlink == 0) {
       // A removed directory (some process's cwd): unlink emptied it, and
       // its ".." may name a directory that is gone too. As in Linux, only
       // "." still names it; every other name, ".." included, is missing.
-      next = namecmp(name, ".") == 0 ? idup(ip) : nullptr;
+      if (namecmp(name, ".") == 0) next = idup(ip);
     } else {
       next = dirlookup(ip, name, nullptr);
     }
     // Unlock ip before locking next: next may be ip itself (".") or its
     // parent (".."), and locks are only ever taken one at a time here.
     iunlockput(ip);
-    if (next == nullptr) return nullptr;
-    ip = next;
+    ip = TRY(next);
   }
   if (parent) { // the path had no elements ("/" or "")
     iput(ip);
-    return nullptr;
+    return Error::NotFound;
   }
   return ip;
 }
@@ -412,11 +411,9 @@ void iinit() {
   // boot code reads like xv6's.
 }
 
-Inode *ialloc(uint dev, short type) {
+Result<Inode *> ialloc(uint dev, short type) {
   for (uint inum = 1; inum < sb.ninodes; inum++) {
-    auto r = bread(dev, IBLOCK(inum, sb));
-    if (r.is_error()) return nullptr;
-    Buf *bp = r.value();
+    Buf *bp = TRY(bread(dev, IBLOCK(inum, sb)));
     dinode *dip = dinode_in(bp, inum);
     if (dip->type == 0) {
       memset(dip, 0, sizeof(*dip));
@@ -428,7 +425,7 @@ Inode *ialloc(uint dev, short type) {
     brelse(bp);
   }
   kprintf("ialloc: no free inodes\n");
-  return nullptr;
+  return Error::NoSpace;
 }
 
 void iupdate(Inode *ip) {
@@ -475,6 +472,12 @@ Result<void> ilock(Inode *ip) {
     if (ip->type == 0) panic("ilock: inode %u is free on disk", ip->inum);
   }
   return {};
+}
+
+Result<void> ilock_or_put(Inode *ip) {
+  auto r = ilock(ip);
+  if (r.is_error()) iput(ip);
+  return r;
 }
 
 void iunlock(Inode *ip) {
@@ -526,16 +529,17 @@ void stati(Inode *ip, struct stat *st) {
   st->size = ip->size;
 }
 
-int readi(Inode *ip, bool user_dst, uint64 dst, uint off, uint n) {
-  if (off > ip->size || off + n < off) return 0;
+Result<uint> readi(Inode *ip, bool user_dst, uint64 dst, uint off, uint n) {
+  if (off > ip->size || off + n < off) return 0u;
   if (off + n > ip->size) n = ip->size - off;
   if (ip->type == T_FILE) return read_file_pages(ip, user_dst, dst, off, n);
 
+  // Any other inode (a directory): its blocks through the buffer cache.
   uint tot = 0;
   while (tot < n) {
     uint m = min(n - tot, BSIZE - off % BSIZE);
     auto addr = bmap(ip, off / BSIZE, Alloc::No);
-    if (addr.is_error()) return tot > 0 ? static_cast<int>(tot) : -1;
+    if (addr.is_error()) return partial(tot, addr.error());
     int r;
     if (addr.value() == 0) {
       // A hole (a block never written, below the size): it reads as zeros.
@@ -543,38 +547,45 @@ int readi(Inode *ip, bool user_dst, uint64 dst, uint off, uint n) {
       r = either_copyout(user_dst, dst, zeros + off % BSIZE, m);
     } else {
       BufGuard bp(ip->dev, addr.value());
-      if (!bp.ok()) return tot > 0 ? static_cast<int>(tot) : -1;
+      if (!bp.ok()) return partial(tot, Error::IO);
       r = either_copyout(user_dst, dst, bp->data + off % BSIZE, m);
     }
-    if (r == -1) return -1;
+    if (r == -1) return Error::BadAddress; // even after some bytes, as in xv6
     tot += m;
     off += m;
     dst += m;
   }
-  return static_cast<int>(tot);
+  return tot;
 }
 
-int writei(Inode *ip, bool user_src, uint64 src, uint off, uint n) {
-  if (off > ip->size || off + n < off) return -1;
-  if (static_cast<uint64>(off) + n > static_cast<uint64>(MAXFILE) * BSIZE) return -1;
+namespace {
+
+// Copy m bytes from src into ip's contents at off, all in one block, through
+// the log; the block is allocated (zeroed) if missing.
+Result<void> write_block(Inode *ip, uint off, bool user_src, uint64 src, uint m) {
+  uint addr = TRY(bmap(ip, off / BSIZE, Alloc::Zeroed));
+  Buf *bp = TRY(bread(ip->dev, addr));
+  bool copied = either_copyin(bp->data + off % BSIZE, user_src, src, m) == 0;
+  if (copied) log_write(bp);
+  brelse(bp);
+  if (!copied) return Error::BadAddress;
+  return {};
+}
+
+} // namespace
+
+Result<uint> writei(Inode *ip, bool user_src, uint64 src, uint off, uint n) {
+  if (off > ip->size || off + n < off) return Error::Invalid;
+  if (static_cast<uint64>(off) + n > static_cast<uint64>(MAXFILE) * BSIZE) return Error::TooBig;
   if (ip->type == T_FILE) return write_file_pages(ip, user_src, src, off, n);
 
+  // Any other inode (a directory): its blocks through the log.
   uint tot = 0;
-  bool fault = false;
+  Result<void> r;
   while (tot < n) {
-    auto addr = bmap(ip, off / BSIZE, Alloc::Zeroed);
-    if (addr.is_error()) break; // disk full: a short write
-    auto rb = bread(ip->dev, addr.value());
-    if (rb.is_error()) break; // a short write, as for a full disk
-    Buf *bp = rb.value();
     uint m = min(n - tot, BSIZE - off % BSIZE);
-    if (either_copyin(bp->data + off % BSIZE, user_src, src, m) == -1) {
-      brelse(bp);
-      fault = true;
-      break;
-    }
-    log_write(bp);
-    brelse(bp);
+    // The disk full or failing, or a bad address: a short write.
+    if ((r = write_block(ip, off, user_src, src, m)).is_error()) break;
     tot += m;
     off += m;
     src += m;
@@ -584,41 +595,53 @@ int writei(Inode *ip, bool user_src, uint64 src, uint off, uint n) {
   // Write the inode back even if the size did not change: bmap() may have
   // added blocks to ip->addrs.
   iupdate(ip);
-  if (fault && tot == 0) return -1;
-  return static_cast<int>(tot);
+  if (r.is_error()) return partial(tot, r.error());
+  return tot;
 }
 
 int namecmp(const char *s, const char *t) { return strncmp(s, t, DIRSIZ); }
 
-Inode *dirlookup(Inode *dp, const char *name, uint *poff) {
+Result<void> read_dirent(Inode *dp, uint off, dirent *de) {
+  uint got = TRY(readi(dp, false, reinterpret_cast<uint64>(de), off, sizeof(*de)));
+  if (got != sizeof(*de)) return Error::IO; // the directory ends inside the entry
+  return {};
+}
+
+Result<void> write_dirent(Inode *dp, uint off, const dirent *de) {
+  uint put = TRY(writei(dp, false, reinterpret_cast<uint64>(de), off, sizeof(*de)));
+  if (put != sizeof(*de)) return Error::IO; // the disk filled or failed part way
+  return {};
+}
+
+Result<Inode *> dirlookup(Inode *dp, const char *name, uint *poff) {
   if (dp->type != T_DIR) panic("dirlookup: not a directory");
 
   dirent de;
   for (uint off = 0; off < dp->size; off += sizeof(de)) {
-    if (readi(dp, false, reinterpret_cast<uint64>(&de), off, sizeof(de)) != sizeof(de))
-      return nullptr; // a disk error: the name is not found
+    TRY(read_dirent(dp, off, &de));
     if (de.inum == 0) continue; // a free slot
     if (namecmp(name, de.name) == 0) {
       if (poff) *poff = off;
       return itable.get(dp->dev, de.inum);
     }
   }
-  return nullptr;
+  return Error::NotFound;
 }
 
-int dirlink(Inode *dp, const char *name, uint inum) {
-  if (dp->nlink == 0) return -1; // a removed directory takes no new entries
-  if (Inode *ip = dirlookup(dp, name, nullptr)) {
-    iput(ip);
-    return -1; // already present
+Result<void> dirlink(Inode *dp, const char *name, uint inum) {
+  if (dp->nlink == 0) return Error::NotFound; // a removed directory takes no new entries
+  // Only a name found stops the link; a lookup that failed otherwise (a
+  // disk error, a full inode table) counts as "not there".
+  if (auto found = dirlookup(dp, name, nullptr); found.ok()) {
+    iput(found.value());
+    return Error::Exists;
   }
 
   // Reuse the first free slot, or append.
   dirent de;
   uint off;
   for (off = 0; off < dp->size; off += sizeof(de)) {
-    if (readi(dp, false, reinterpret_cast<uint64>(&de), off, sizeof(de)) != sizeof(de))
-      return -1; // a disk error
+    TRY(read_dirent(dp, off, &de));
     if (de.inum == 0) break;
   }
 
@@ -629,16 +652,15 @@ int dirlink(Inode *dp, const char *name, uint inum) {
   while (len < DIRSIZ && name[len] != '\0') len++;
   memmove(de.name, name, len);
   de.inum = static_cast<ushort>(inum);
-  if (writei(dp, false, reinterpret_cast<uint64>(&de), off, sizeof(de)) != sizeof(de)) return -1;
-  return 0;
+  return write_dirent(dp, off, &de);
 }
 
-Inode *namei(const char *path) {
+Result<Inode *> namei(const char *path) {
   char name[DIRSIZ];
   return namex(path, false, name);
 }
 
-Inode *nameiparent(const char *path, char *name) { return namex(path, true, name); }
+Result<Inode *> nameiparent(const char *path, char *name) { return namex(path, true, name); }
 
 // ---------------------------------------------------------------- statistics
 

@@ -7,6 +7,14 @@
 
 inline uint min(uint a, uint b) { return a < b ? a : b; }
 
+// The result of a transfer (readi, writei, ...) that an error stopped after
+// `done` bytes: the short count if any byte moved, since the caller must
+// see what was done (read() and write() return it), else the error.
+inline Result<uint> partial(uint done, Error e) {
+  if (done > 0) return done;
+  return e;
+}
+
 // How bmap() treats a block that is not there yet.
 enum class Alloc {
   No,     // leave it missing: bmap returns 0
@@ -29,5 +37,5 @@ uint iblock(const Inode *ip);
 
 // readi and writei of a T_FILE (inode_pages.cpp): through the page cache.
 // The caller holds ip's lock and has checked the range.
-int read_file_pages(Inode *ip, bool user_dst, uint64 dst, uint off, uint n);
-int write_file_pages(Inode *ip, bool user_src, uint64 src, uint off, uint n);
+Result<uint> read_file_pages(Inode *ip, bool user_dst, uint64 dst, uint off, uint n);
+Result<uint> write_file_pages(Inode *ip, bool user_src, uint64 src, uint off, uint n);

@@ -178,86 +178,94 @@ void Inode::release() { iput_op(this); }
 // readi of a T_FILE. File data comes from the page cache (the caller holds
 // the lock, which read_page sees), so it is the same bytes that mappings
 // show.
-int read_file_pages(Inode *ip, bool user_dst, uint64 dst, uint off, uint n) {
+Result<uint> read_file_pages(Inode *ip, bool user_dst, uint64 dst, uint off, uint n) {
   uint tot = 0;
   while (tot < n) {
     auto page = ip->object.get_page(off / mm::PAGE_SIZE);
-    if (page.is_error()) return tot > 0 ? static_cast<int>(tot) : -1;
+    if (page.is_error()) return partial(tot, page.error());
     uint m = min(n - tot, static_cast<uint>(mm::PAGE_SIZE - off % mm::PAGE_SIZE));
     int r = either_copyout(user_dst, dst, mm::phys_to_ptr<uchar>(page.value()) + off % mm::PAGE_SIZE, m);
     mm::frames.release(page.value());
-    if (r == -1) return -1;
+    if (r == -1) return Error::BadAddress; // even after some bytes, as in xv6
     tot += m;
     off += m;
     dst += m;
   }
-  return static_cast<int>(tot);
+  return tot;
 }
 
-int file_read(Inode *ip, uint64 dst, uint *off, uint n) {
+Result<uint> file_read(Inode *ip, uint64 dst, uint *off, uint n) {
   uint tot = 0;
   while (tot < n) {
     if (killed(myproc())) break; // a long read stops when the reader is killed
-    if (ilock(ip).is_error()) return tot > 0 ? static_cast<int>(tot) : -1;
+    if (auto r = ilock(ip); r.is_error()) return partial(tot, r.error());
     uint size = ip->size;
     iunlock(ip);
     if (*off >= size) break;
     uint64 pos = *off;
-    auto page = ip->object.get_page(pos / mm::PAGE_SIZE); // takes the lock on a miss
-    if (page.is_error()) return tot > 0 ? static_cast<int>(tot) : -1; // no memory, or a disk error
+    auto page = ip->object.get_page(pos / mm::PAGE_SIZE);   // takes the lock on a miss
+    if (page.is_error()) return partial(tot, page.error()); // no memory, or a disk error
     uint m = min(min(n - tot, static_cast<uint>(mm::PAGE_SIZE - pos % mm::PAGE_SIZE)), size - *off);
     int r = either_copyout(true, dst, mm::phys_to_ptr<uchar>(page.value()) + pos % mm::PAGE_SIZE, m);
     mm::frames.release(page.value());
-    if (r == -1) return tot > 0 ? static_cast<int>(tot) : -1;
+    if (r == -1) return partial(tot, Error::BadAddress);
     tot += m;
     *off += m;
     dst += m;
   }
-  return static_cast<int>(tot);
+  return tot;
 }
 
-// write() of a T_FILE: into the cached pages (so mappings and read() see it
-// at once), each page written through to its blocks in place before the
-// caller's transaction commits the block pointers and the size (ordered
-// mode). The source should be a kernel buffer (filewrite's bounce page): a
-// fault on user memory here would happen under the inode lock.
-int write_file_pages(Inode *ip, bool user_src, uint64 src, uint off, uint n) {
-  // The inode's block stays in the buffer cache until the iupdates below:
-  // they must not need a disk read, since one that failed there could not
-  // be undone (log.h). The page writes may use many buffers meanwhile.
-  auto inode_block = bread(ip->dev, iblock(ip));
-  if (inode_block.is_error()) return -1;
-  bpin(inode_block.value());
-  brelse(inode_block.value());
-  uint tot = 0;
-  bool fault = false;
-  while (tot < n) {
-    uint64 index = off / mm::PAGE_SIZE, in = off % mm::PAGE_SIZE;
-    uint m = min(n - tot, static_cast<uint>(mm::PAGE_SIZE - in));
-    auto page = ip->object.get_page(index); // read in under our lock if missing
-    if (page.is_error()) break;
-    uchar *p = mm::phys_to_ptr<uchar>(page.value());
-    if (either_copyin(p + in, user_src, src, m) == -1) {
-      mm::frames.release(page.value());
-      fault = true;
-      break;
-    }
+namespace {
+
+// Copy m bytes from src into ip's cached page at offset off (all in that
+// page) and write the page through to its blocks (allocating them); the
+// file grows to off + m if that is past its end.
+Result<void> write_file_page(Inode *ip, uint off, bool user_src, uint64 src, uint m) {
+  uint64 index = off / mm::PAGE_SIZE, in = off % mm::PAGE_SIZE;
+  mm::PhysAddr frame = TRY(ip->object.get_page(index)); // read in under our lock if missing
+  uchar *p = mm::phys_to_ptr<uchar>(frame);
+  Result<void> r = Error::BadAddress;
+  if (either_copyin(p + in, user_src, src, m) == 0) {
     uint64 end = static_cast<uint64>(off) + m;
     uint64 size = end > ip->size ? end : ip->size;
     // A new end of file inside this page: what follows it reads as zeros
     // (a MAP_SHARED store past the old end may have left bytes there).
     if (size == end && end % mm::PAGE_SIZE)
       memset(p + end % mm::PAGE_SIZE, 0, mm::PAGE_SIZE - end % mm::PAGE_SIZE);
-    auto r = inode_write_page(ip, index, p, size, true);
-    mm::frames.release(page.value());
-    if (r.is_error()) break; // the disk is full: a short write
-    ip->size = static_cast<uint>(size);
+    r = inode_write_page(ip, index, p, size, true);
+    if (r.ok()) ip->size = static_cast<uint>(size);
+  }
+  mm::frames.release(frame);
+  return r;
+}
+
+} // namespace
+
+// write() of a T_FILE: into the cached pages (so mappings and read() see it
+// at once), each page written through to its blocks in place before the
+// caller's transaction commits the block pointers and the size (ordered
+// mode). The source should be a kernel buffer (filewrite's bounce page): a
+// fault on user memory here would happen under the inode lock.
+Result<uint> write_file_pages(Inode *ip, bool user_src, uint64 src, uint off, uint n) {
+  // The inode's block stays in the buffer cache until the iupdates below:
+  // they must not need a disk read, since one that failed there could not
+  // be undone (log.h). The page writes may use many buffers meanwhile.
+  Buf *inode_block = TRY(bread(ip->dev, iblock(ip)));
+  bpin(inode_block);
+  brelse(inode_block);
+  uint tot = 0;
+  Result<void> r;
+  while (tot < n) {
+    uint m = min(n - tot, static_cast<uint>(mm::PAGE_SIZE - off % mm::PAGE_SIZE));
+    // No memory, the disk full or failing, or a bad address: a short write.
+    if ((r = write_file_page(ip, off, user_src, src, m)).is_error()) break;
     tot += m;
     off += m;
     src += m;
   }
   iupdate(ip); // the size, and block pointers bmap may have added
-  bunpin(inode_block.value());
-  if (fault && tot == 0) return -1;
-  return static_cast<int>(tot);
+  bunpin(inode_block);
+  if (r.is_error()) return partial(tot, r.error());
+  return tot;
 }
