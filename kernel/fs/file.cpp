@@ -66,7 +66,45 @@ const Devsw *device(const File *f) {
 // the doubly indirect one), two bitmap blocks (allocations may straddle a
 // bitmap block boundary), and the data blocks, each possibly only partly
 // written and so counted as up to two (unaligned start and end).
-constexpr int MAX_WRITE_PER_OP = ((MAXOPBLOCKS - 1 - 3 - 2) / 2) * BSIZE;
+constexpr uint MAX_WRITE_PER_OP = ((MAXOPBLOCKS - 1 - 3 - 2) / 2) * BSIZE;
+
+// filewrite of an inode: n bytes from user address addr, through the
+// kernel page buf. A large write is split into several transactions so
+// none overflows the log; a crash may then leave a prefix of the write on
+// disk, as in xv6. So may an error: the chunks before it stay written (and
+// the offset past them).
+Result<void> write_inode(File *f, uint64 addr, uint n, char *buf) {
+  uint i = 0;
+  while (i < n) {
+    uint chunk = n - i < MAX_WRITE_PER_OP ? n - i : MAX_WRITE_PER_OP;
+    if (chunk > mm::PAGE_SIZE) chunk = static_cast<uint>(mm::PAGE_SIZE); // the bounce page
+    // A write of many megabytes (from a large mapping) takes a while: a
+    // killed writer stops between chunks, as on Linux.
+    if (killed(myproc())) return Error::Killed;
+    if (copyin(myproc(), buf, addr + i, chunk) < 0) return Error::BadAddress;
+    TRY(begin_op());
+    if (auto r = ilock(f->ip); r.is_error()) {
+      end_op();
+      return r.error();
+    }
+    auto r = writei(f->ip, false, reinterpret_cast<uint64>(buf), f->off, chunk);
+    if (r.ok()) f->off += r.value();
+    iunlock(f->ip);
+    end_op();
+    uint written = TRY(r);
+    if (written != chunk) return Error::NoSpace; // a short write: the disk filled (or failed)
+    i += written;
+  }
+  return {};
+}
+
+// Pipes and device drivers count as xv6's do: the bytes moved, or -1 for a
+// failure they give no reason for (a bad address, a killed process, a pipe
+// with no reader left).
+Result<uint> xv6_count(int n) {
+  if (n < 0) return Error::IO;
+  return static_cast<uint>(n);
+}
 
 } // namespace
 
@@ -93,30 +131,31 @@ void fileclose(File *f) {
   }
 }
 
-int filestat(File *f, uint64 addr) {
-  if (f->type != File::Type::Inode && f->type != File::Type::Device) return -1;
+Result<void> filestat(File *f, uint64 addr) {
+  if (f->type != File::Type::Inode && f->type != File::Type::Device) return Error::Invalid;
   struct stat st;
-  if (ilock(f->ip).is_error()) return -1;
+  TRY(ilock(f->ip));
   stati(f->ip, &st);
   iunlock(f->ip);
-  return copyout(myproc(), addr, &st, sizeof(st));
+  if (copyout(myproc(), addr, &st, sizeof(st)) < 0) return Error::BadAddress;
+  return {};
 }
 
-int fileread(File *f, uint64 addr, int n) {
-  if (!f->readable || n < 0) return -1;
+Result<uint> fileread(File *f, uint64 addr, int n) {
+  if (!f->readable || n < 0) return Error::Invalid;
 
   switch (f->type) {
-  case File::Type::Pipe: return piperead(f->pipe, addr, n);
+  case File::Type::Pipe: return xv6_count(piperead(f->pipe, addr, n));
   case File::Type::Device: {
     const Devsw *dev = device(f);
-    if (dev == nullptr || dev->read == nullptr) return -1;
-    return dev->read(true, addr, n);
+    if (dev == nullptr || dev->read == nullptr) return Error::Invalid;
+    return xv6_count(dev->read(true, addr, n));
   }
   case File::Type::Inode: {
-    if (ilock(f->ip).is_error()) return -1;
+    TRY(ilock(f->ip));
     if (f->ip->type != T_FILE) { // a directory: through the buffer cache
-      int r = readi(f->ip, true, addr, f->off, static_cast<uint>(n));
-      if (r > 0) f->off += static_cast<uint>(r);
+      auto r = readi(f->ip, true, addr, f->off, static_cast<uint>(n));
+      if (r.ok()) f->off += r.value();
       iunlock(f->ip);
       return r;
     }
@@ -125,9 +164,9 @@ int fileread(File *f, uint64 addr, int n) {
     // through one shared descriptor at once may both read the same bytes.
     uint off = f->off;
     iunlock(f->ip);
-    int r = file_read(f->ip, addr, &off, static_cast<uint>(n));
+    auto r = file_read(f->ip, addr, &off, static_cast<uint>(n));
     (void)ilock(f->ip); // valid (read above): no disk read, cannot fail
-    if (r > 0) f->off = off;
+    if (r.ok()) f->off = off;
     iunlock(f->ip);
     return r;
   }
@@ -136,47 +175,26 @@ int fileread(File *f, uint64 addr, int n) {
   panic("fileread: bad file type");
 }
 
-int filewrite(File *f, uint64 addr, int n) {
-  if (!f->writable || n < 0) return -1;
+Result<uint> filewrite(File *f, uint64 addr, int n) {
+  if (!f->writable || n < 0) return Error::Invalid;
 
   switch (f->type) {
-  case File::Type::Pipe: return pipewrite(f->pipe, addr, n);
+  case File::Type::Pipe: return xv6_count(pipewrite(f->pipe, addr, n));
   case File::Type::Device: {
     const Devsw *dev = device(f);
-    if (dev == nullptr || dev->write == nullptr) return -1;
-    return dev->write(true, addr, n);
+    if (dev == nullptr || dev->write == nullptr) return Error::Invalid;
+    return xv6_count(dev->write(true, addr, n));
   }
   case File::Type::Inode: {
-    // Split a large write into several transactions so none overflows the
-    // log. A crash may then leave a prefix of the write on disk, as in xv6.
     // Each chunk is copied from user memory into a kernel page first, with
     // no lock held: the source may be a mapping of this very file, whose
     // fault would need the inode lock.
     auto bounce = mm::frames.alloc(mm::FrameKind::Kernel);
-    if (bounce.is_error()) return -1;
-    char *buf = mm::phys_to_ptr<char>(bounce.value());
-    int i = 0;
-    while (i < n) {
-      int chunk = n - i < MAX_WRITE_PER_OP ? n - i : MAX_WRITE_PER_OP;
-      if (chunk > static_cast<int>(mm::PAGE_SIZE)) chunk = static_cast<int>(mm::PAGE_SIZE); // the bounce page
-      // A write of many megabytes (from a large mapping) takes a while: a
-      // killed writer stops between chunks, as on Linux.
-      if (killed(myproc())) break;
-      if (copyin(myproc(), buf, addr + static_cast<uint64>(i), static_cast<uint64>(chunk)) < 0) break;
-      if (begin_op().is_error()) break;
-      if (ilock(f->ip).is_error()) {
-        end_op();
-        break;
-      }
-      int r = writei(f->ip, false, reinterpret_cast<uint64>(buf), f->off, static_cast<uint>(chunk));
-      if (r > 0) f->off += static_cast<uint>(r);
-      iunlock(f->ip);
-      end_op();
-      if (r != chunk) break; // error, or the disk is full
-      i += r;
-    }
+    if (bounce.is_error()) return bounce.error();
+    auto r = write_inode(f, addr, static_cast<uint>(n), mm::phys_to_ptr<char>(bounce.value()));
     mm::frames.unref(bounce.value());
-    return i == n ? n : -1;
+    TRY(r);
+    return static_cast<uint>(n);
   }
   case File::Type::None: break;
   }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "kernel/param.h"
+#include "lib/result.h"
 #include "lib/types.h"
 
 struct Inode;
@@ -40,8 +41,15 @@ File *filealloc();
 File *filedup(File *f);
 // Drop a reference; the last one closes the pipe end or releases the inode.
 void fileclose(File *f);
-// Copy the file's struct stat to user address addr: 0 or -1.
-int filestat(File *f, uint64 addr);
-// Read / write n bytes at user address addr: the byte count, or -1.
-int fileread(File *f, uint64 addr, int n);
-int filewrite(File *f, uint64 addr, int n);
+// Copy the file's struct stat to user address addr. Errors: Invalid (a
+// pipe), IO, BadAddress.
+Result<void> filestat(File *f, uint64 addr);
+// Read up to n bytes to user address addr: the bytes read (0 at the end of
+// the file; fewer than asked, as read() may). Errors: Invalid (not open
+// for reading, n < 0), those of the pipe, driver or file system.
+Result<uint> fileread(File *f, uint64 addr, int n);
+// Write n bytes from user address addr: n. A write that stops part way is
+// an error (as in xv6), though the bytes before the stop stay written.
+// Errors: Invalid (not open for writing, n < 0), Killed, BadAddress, those
+// of the pipe, driver or file system.
+Result<uint> filewrite(File *f, uint64 addr, int n);

@@ -1,12 +1,14 @@
-// The file system: blocks, inodes, directories, path names (see fs.h).
+// The file system: blocks, inodes, directories, path names (see fs.h). A
+// file's contents in the page cache (page I/O, the pager, read() and
+// write() of a T_FILE) are in inode_pages.cpp.
 //
 // Disk layout (block numbers from the superblock, made by mkfs):
 //   [ boot | super | log | inodes | free-block bitmap | data ... ]
 
 #include "fs/fs.h"
 
-#include "dev/virtio_blk.h"
 #include "fs/buf.h"
+#include "fs/fs_internal.h"
 #include "fs/log.h"
 #include "kernel/param.h"
 #include "lib/print.h"
@@ -24,8 +26,6 @@ static_assert(static_cast<uint64>(MAXFILE) * BSIZE < (1ull << 32), "file sizes a
 
 // There is one file system per machine, so one superblock.
 superblock sb;
-
-uint min(uint a, uint b) { return a < b ? a : b; }
 
 void readsb(uint dev, superblock *out) {
   auto r = bread(dev, SUPERBLOCK_NO);
@@ -118,15 +118,6 @@ Result<uint> balloc_bit(uint dev, bool for_data) {
   return Error::NoSpace;
 }
 
-// How bmap() treats a block that is not there yet.
-enum class Alloc {
-  No,     // leave it missing: bmap returns 0
-  Zeroed, // allocate it and zero it through the log (metadata, and data
-          // written through the buffer cache)
-  Data,   // allocate it without zeroing: the caller writes the whole block
-          // straight to disk (inode_write_page)
-};
-
 Result<void> bfree(uint dev, uint blockno);
 
 Result<uint> balloc(uint dev, Alloc how) {
@@ -164,11 +155,11 @@ Result<void> bfree(uint dev, uint blockno) {
 class InodeTable {
 public:
   // The entry for (dev, inum), with one more reference; not locked, not
-  // necessarily read from disk. nullptr if every entry is in use.
+  // necessarily read from disk. NoMemory if every entry is in use.
   // An entry is never in the table twice for one (dev, inum): an entry with
   // no references keeps its inode (and its cached pages) until it is
   // reused, and a lookup finds it first.
-  Inode *get(uint dev, uint inum) {
+  Result<Inode *> get(uint dev, uint inum) {
     SpinGuard guard(lock_);
     Inode *empty = nullptr, *cached = nullptr;
     for (Inode &ip : inodes_) {
@@ -193,7 +184,7 @@ public:
     }
     if (empty == nullptr) {
       kprintf("iget: no free in-memory inodes\n");
-      return nullptr;
+      return Error::NoMemory;
     }
     empty->dev = dev;
     empty->inum = inum;
@@ -277,12 +268,9 @@ Result<uint> indirect_entry(uint dev, uint ind, uint index, Alloc how) {
   return slot;
 }
 
-// The disk block holding the bn'th block of ip's contents, or 0 if it has
-// none and `how` is Alloc::No. The indirect blocks on the way are metadata:
-// they are always allocated zeroed (through the log). Allocation changes
-// ip->addrs: the caller writes the inode back (iupdate). Errors: TooBig
-// (bn >= MAXFILE), NoSpace. A failure may leave new indirect blocks attached
-// to the inode; they are reachable and itrunc frees them.
+} // namespace
+
+// (fs_internal.h: bmap and iblock are inode_pages.cpp's way to the blocks.)
 Result<uint> bmap(Inode *ip, uint bn, Alloc how) {
   Alloc meta = how == Alloc::No ? Alloc::No : Alloc::Zeroed;
   if (bn < NDIRECT) return fill_slot(ip->dev, ip->addrs[bn], how);
@@ -307,6 +295,10 @@ Result<uint> bmap(Inode *ip, uint bn, Alloc how) {
   }
   return Error::TooBig;
 }
+
+uint iblock(const Inode *ip) { return IBLOCK(ip->inum, sb); }
+
+namespace {
 
 // Free the indirect block `ind` and every block it names; with depth 2 the
 // blocks it names are themselves singly indirect blocks. Errors: IO; then
@@ -359,41 +351,40 @@ const char *skipelem(const char *path, char *name) {
 
 // Walk path. With parent set, stop one element early and copy the last
 // element into name.
-Inode *namex(const char *path, bool parent, char *name) {
-  Inode *ip = *path == '/' ? itable.get(ROOTDEV, ROOTINO) : idup(myproc()->cwd);
-  if (ip == nullptr) return nullptr;
+Result<Inode *> namex(const char *path, bool parent, char *name) {
+  Inode *ip;
+  if (*path == '/')
+    ip = TRY(itable.get(ROOTDEV, ROOTINO));
+  else
+    ip = idup(myproc()->cwd);
 
   while ((path = skipelem(path, name)) != nullptr) {
-    if (ilock(ip).is_error()) {
-      iput(ip);
-      return nullptr;
-    }
+    TRY(ilock_or_put(ip));
     if (ip->type != T_DIR) {
       iunlockput(ip);
-      return nullptr;
+      return Error::NotFound; // nothing is under a file
     }
     if (parent && *path == '\0') {
       iunlock(ip); // the caller locks it
       return ip;
     }
-    Inode *next;
+    Result<Inode *> next = Error::NotFound;
     if (ip->nlink == 0) {
       // A removed directory (some process's cwd): unlink emptied it, and
       // its ".." may name a directory that is gone too. As in Linux, only
       // "." still names it; every other name, ".." included, is missing.
-      next = namecmp(name, ".") == 0 ? idup(ip) : nullptr;
+      if (namecmp(name, ".") == 0) next = idup(ip);
     } else {
       next = dirlookup(ip, name, nullptr);
     }
     // Unlock ip before locking next: next may be ip itself (".") or its
     // parent (".."), and locks are only ever taken one at a time here.
     iunlockput(ip);
-    if (next == nullptr) return nullptr;
-    ip = next;
+    ip = TRY(next);
   }
   if (parent) { // the path had no elements ("/" or "")
     iput(ip);
-    return nullptr;
+    return Error::NotFound;
   }
   return ip;
 }
@@ -420,11 +411,9 @@ void iinit() {
   // boot code reads like xv6's.
 }
 
-Inode *ialloc(uint dev, short type) {
+Result<Inode *> ialloc(uint dev, short type) {
   for (uint inum = 1; inum < sb.ninodes; inum++) {
-    auto r = bread(dev, IBLOCK(inum, sb));
-    if (r.is_error()) return nullptr;
-    Buf *bp = r.value();
+    Buf *bp = TRY(bread(dev, IBLOCK(inum, sb)));
     dinode *dip = dinode_in(bp, inum);
     if (dip->type == 0) {
       memset(dip, 0, sizeof(*dip));
@@ -436,7 +425,7 @@ Inode *ialloc(uint dev, short type) {
     brelse(bp);
   }
   kprintf("ialloc: no free inodes\n");
-  return nullptr;
+  return Error::NoSpace;
 }
 
 void iupdate(Inode *ip) {
@@ -483,6 +472,12 @@ Result<void> ilock(Inode *ip) {
     if (ip->type == 0) panic("ilock: inode %u is free on disk", ip->inum);
   }
   return {};
+}
+
+Result<void> ilock_or_put(Inode *ip) {
+  auto r = ilock(ip);
+  if (r.is_error()) iput(ip);
+  return r;
 }
 
 void iunlock(Inode *ip) {
@@ -534,77 +529,17 @@ void stati(Inode *ip, struct stat *st) {
   st->size = ip->size;
 }
 
-// write() of a T_FILE: into the cached pages (so mappings and read() see it
-// at once), each page written through to its blocks in place before the
-// caller's transaction commits the block pointers and the size (ordered
-// mode). The source should be a kernel buffer (filewrite's bounce page): a
-// fault on user memory here would happen under the inode lock.
-int write_file_pages(Inode *ip, bool user_src, uint64 src, uint off, uint n) {
-  // The inode's block stays in the buffer cache until the iupdates below:
-  // they must not need a disk read, since one that failed there could not
-  // be undone (log.h). The page writes may use many buffers meanwhile.
-  auto inode_block = bread(ip->dev, IBLOCK(ip->inum, sb));
-  if (inode_block.is_error()) return -1;
-  bpin(inode_block.value());
-  brelse(inode_block.value());
-  uint tot = 0;
-  bool fault = false;
-  while (tot < n) {
-    uint64 index = off / mm::PAGE_SIZE, in = off % mm::PAGE_SIZE;
-    uint m = min(n - tot, static_cast<uint>(mm::PAGE_SIZE - in));
-    auto page = ip->object.get_page(index); // read in under our lock if missing
-    if (page.is_error()) break;
-    uchar *p = mm::phys_to_ptr<uchar>(page.value());
-    if (either_copyin(p + in, user_src, src, m) == -1) {
-      mm::frames.release(page.value());
-      fault = true;
-      break;
-    }
-    uint64 end = static_cast<uint64>(off) + m;
-    uint64 size = end > ip->size ? end : ip->size;
-    // A new end of file inside this page: what follows it reads as zeros
-    // (a MAP_SHARED store past the old end may have left bytes there).
-    if (size == end && end % mm::PAGE_SIZE) memset(p + end % mm::PAGE_SIZE, 0, mm::PAGE_SIZE - end % mm::PAGE_SIZE);
-    auto r = inode_write_page(ip, index, p, size, true);
-    mm::frames.release(page.value());
-    if (r.is_error()) break; // the disk is full: a short write
-    ip->size = static_cast<uint>(size);
-    tot += m;
-    off += m;
-    src += m;
-  }
-  iupdate(ip); // the size, and block pointers bmap may have added
-  bunpin(inode_block.value());
-  if (fault && tot == 0) return -1;
-  return static_cast<int>(tot);
-}
-
-int readi(Inode *ip, bool user_dst, uint64 dst, uint off, uint n) {
-  if (off > ip->size || off + n < off) return 0;
+Result<uint> readi(Inode *ip, bool user_dst, uint64 dst, uint off, uint n) {
+  if (off > ip->size || off + n < off) return 0u;
   if (off + n > ip->size) n = ip->size - off;
-  if (ip->type == T_FILE) {
-    // File data comes from the page cache (the caller holds the lock, which
-    // read_page sees), so it is the same bytes that mappings show.
-    uint tot = 0;
-    while (tot < n) {
-      auto page = ip->object.get_page(off / mm::PAGE_SIZE);
-      if (page.is_error()) return tot > 0 ? static_cast<int>(tot) : -1;
-      uint m = min(n - tot, static_cast<uint>(mm::PAGE_SIZE - off % mm::PAGE_SIZE));
-      int r = either_copyout(user_dst, dst, mm::phys_to_ptr<uchar>(page.value()) + off % mm::PAGE_SIZE, m);
-      mm::frames.release(page.value());
-      if (r == -1) return -1;
-      tot += m;
-      off += m;
-      dst += m;
-    }
-    return static_cast<int>(tot);
-  }
+  if (ip->type == T_FILE) return read_file_pages(ip, user_dst, dst, off, n);
 
+  // Any other inode (a directory): its blocks through the buffer cache.
   uint tot = 0;
   while (tot < n) {
     uint m = min(n - tot, BSIZE - off % BSIZE);
     auto addr = bmap(ip, off / BSIZE, Alloc::No);
-    if (addr.is_error()) return tot > 0 ? static_cast<int>(tot) : -1;
+    if (addr.is_error()) return partial(tot, addr.error());
     int r;
     if (addr.value() == 0) {
       // A hole (a block never written, below the size): it reads as zeros.
@@ -612,38 +547,45 @@ int readi(Inode *ip, bool user_dst, uint64 dst, uint off, uint n) {
       r = either_copyout(user_dst, dst, zeros + off % BSIZE, m);
     } else {
       BufGuard bp(ip->dev, addr.value());
-      if (!bp.ok()) return tot > 0 ? static_cast<int>(tot) : -1;
+      if (!bp.ok()) return partial(tot, Error::IO);
       r = either_copyout(user_dst, dst, bp->data + off % BSIZE, m);
     }
-    if (r == -1) return -1;
+    if (r == -1) return Error::BadAddress; // even after some bytes, as in xv6
     tot += m;
     off += m;
     dst += m;
   }
-  return static_cast<int>(tot);
+  return tot;
 }
 
-int writei(Inode *ip, bool user_src, uint64 src, uint off, uint n) {
-  if (off > ip->size || off + n < off) return -1;
-  if (static_cast<uint64>(off) + n > static_cast<uint64>(MAXFILE) * BSIZE) return -1;
+namespace {
+
+// Copy m bytes from src into ip's contents at off, all in one block, through
+// the log; the block is allocated (zeroed) if missing.
+Result<void> write_block(Inode *ip, uint off, bool user_src, uint64 src, uint m) {
+  uint addr = TRY(bmap(ip, off / BSIZE, Alloc::Zeroed));
+  Buf *bp = TRY(bread(ip->dev, addr));
+  bool copied = either_copyin(bp->data + off % BSIZE, user_src, src, m) == 0;
+  if (copied) log_write(bp);
+  brelse(bp);
+  if (!copied) return Error::BadAddress;
+  return {};
+}
+
+} // namespace
+
+Result<uint> writei(Inode *ip, bool user_src, uint64 src, uint off, uint n) {
+  if (off > ip->size || off + n < off) return Error::Invalid;
+  if (static_cast<uint64>(off) + n > static_cast<uint64>(MAXFILE) * BSIZE) return Error::TooBig;
   if (ip->type == T_FILE) return write_file_pages(ip, user_src, src, off, n);
 
+  // Any other inode (a directory): its blocks through the log.
   uint tot = 0;
-  bool fault = false;
+  Result<void> r;
   while (tot < n) {
-    auto addr = bmap(ip, off / BSIZE, Alloc::Zeroed);
-    if (addr.is_error()) break; // disk full: a short write
-    auto rb = bread(ip->dev, addr.value());
-    if (rb.is_error()) break; // a short write, as for a full disk
-    Buf *bp = rb.value();
     uint m = min(n - tot, BSIZE - off % BSIZE);
-    if (either_copyin(bp->data + off % BSIZE, user_src, src, m) == -1) {
-      brelse(bp);
-      fault = true;
-      break;
-    }
-    log_write(bp);
-    brelse(bp);
+    // The disk full or failing, or a bad address: a short write.
+    if ((r = write_block(ip, off, user_src, src, m)).is_error()) break;
     tot += m;
     off += m;
     src += m;
@@ -653,171 +595,53 @@ int writei(Inode *ip, bool user_src, uint64 src, uint off, uint n) {
   // Write the inode back even if the size did not change: bmap() may have
   // added blocks to ip->addrs.
   iupdate(ip);
-  if (fault && tot == 0) return -1;
-  return static_cast<int>(tot);
-}
-
-// ---------------------------------------------------------------- page I/O
-
-namespace {
-
-constexpr uint64 PAGE = 4096;
-constexpr uint BLOCKS_PER_PAGE = PAGE / BSIZE;
-constexpr uint64 SECTORS_PER_BLOCK = BSIZE / 512;
-static_assert(PAGE % BSIZE == 0 && PAGE <= VIRTIO_RAW_MAX);
-
-// Transfer blocks [first, first+n) of a page to or from their disk blocks
-// addrs[first..], one virtio request per run of consecutive disk blocks.
-// addrs[i] == 0 marks a block not to transfer.
-Result<void> page_io(const uint addrs[BLOCKS_PER_PAGE], uint first, uint n, uchar *page, bool write) {
-  uint i = first;
-  while (i < first + n) {
-    if (addrs[i] == 0) {
-      i++;
-      continue;
-    }
-    uint run = 1;
-    while (i + run < first + n && addrs[i + run] != 0 && addrs[i + run] == addrs[i] + run) run++;
-    TRY(virtio_disk_rw_raw(static_cast<uint64>(addrs[i]) * SECTORS_PER_BLOCK, page + i * BSIZE, run * BSIZE,
-                           write));
-    i += run;
-  }
-  return {};
-}
-
-} // namespace
-
-Result<void> inode_read_page(Inode *ip, uint64 index, void *page) {
-  uchar *p = static_cast<uchar *>(page);
-  uint64 start = index * PAGE;
-  if (index >= (static_cast<uint64>(MAXFILE) * BSIZE + PAGE - 1) / PAGE || start >= ip->size) {
-    memset(p, 0, PAGE);
-    return {};
-  }
-  // Blocks of the page below the size: those are read (or zeroed, for
-  // holes); the rest of the page is zeros.
-  uint64 valid = min(static_cast<uint>(PAGE), static_cast<uint>(ip->size - start));
-  uint nblocks = static_cast<uint>((valid + BSIZE - 1) / BSIZE);
-  uint addrs[BLOCKS_PER_PAGE] = {};
-  uint first_bn = static_cast<uint>(index * BLOCKS_PER_PAGE);
-  for (uint i = 0; i < nblocks; i++) {
-    addrs[i] = TRY(bmap(ip, first_bn + i, Alloc::No));
-    if (addrs[i] == 0) {
-      memset(p + i * BSIZE, 0, BSIZE); // a hole
-    } else if (log_pending(ip->dev, addrs[i])) {
-      // Overwritten through the log (inode_write_page) and not installed
-      // yet: the disk still has the old bytes, the cache the new ones.
-      BufGuard b(ip->dev, addrs[i]);
-      if (!b.ok()) return Error::IO;
-      memmove(p + i * BSIZE, b->data, BSIZE);
-      addrs[i] = 0;
-    }
-  }
-  TRY(page_io(addrs, 0, nblocks, p, false));
-  // The last block may hold bytes past the end of the file (whatever the
-  // last full-block write left there): they read as zeros.
-  memset(p + valid, 0, PAGE - valid);
-  return {};
-}
-
-Result<void> inode_write_page(Inode *ip, uint64 index, const void *page, uint64 size, bool may_allocate) {
-  uint64 start = index * PAGE;
-  if (start >= size) return {}; // no byte of the page is in the file
-  if (size > static_cast<uint64>(MAXFILE) * BSIZE) return Error::TooBig;
-  uint in_file = min(static_cast<uint>(PAGE), static_cast<uint>(size - start)); // bytes of the page
-  uint nblocks = (in_file + BSIZE - 1) / BSIZE;
-  uint first_bn = static_cast<uint>(index * BLOCKS_PER_PAGE);
-
-  // Find (or allocate) every block first. If allocation fails half way, the
-  // blocks already allocated are still written below: they are attached to
-  // the inode (the caller's transaction commits that), so they must not
-  // keep a former file's bytes.
-  //
-  // The blocks the file already has are overwritten in place when they are
-  // consecutive on disk: one request, which the disk does whole. Otherwise
-  // (the first block behind an indirect block is never next to the one
-  // before it) in place would take several requests, and a crash between
-  // two would leave the page part old, part new: they go through the log
-  // instead, with the caller's transaction, and the page is all old or all
-  // new after a crash. New blocks are written in place (ordered mode): no
-  // pointer to them is on disk before the caller's commit.
-  const uchar *src = static_cast<const uchar *>(page);
-  uint addrs[BLOCKS_PER_PAGE] = {};
-  uint old_addrs[NDIRECT + 2];
-  memmove(old_addrs, ip->addrs, sizeof(old_addrs));
-  Result<void> status;
-  uint have = 0, last = 0;
-  bool one_request = true;
-  for (uint i = 0; i < nblocks; i++) {
-    auto r = bmap(ip, first_bn + i, Alloc::No);
-    if (r.is_error()) return r.error();
-    addrs[i] = r.value();
-    if (addrs[i] == 0) continue;
-    if (have > 0 && (addrs[i - 1] == 0 || addrs[i] != last + 1)) one_request = false;
-    last = addrs[i];
-    have++;
-  }
-  for (uint i = 0; i < nblocks; i++) {
-    if (addrs[i] != 0 && !one_request) {
-      Buf *b = TRY(bread(ip->dev, addrs[i]));
-      memmove(b->data, src + i * BSIZE, BSIZE);
-      log_write(b);
-      brelse(b);
-      addrs[i] = 0; // not in place
-      continue;
-    }
-    if (addrs[i] != 0) continue;
-    if (!may_allocate) {
-      status = Error::NotFound; // missing, and allocation not allowed
-      break;
-    }
-    auto r = bmap(ip, first_bn + i, Alloc::Data);
-    if (r.is_error()) {
-      status = r.error();
-      break;
-    }
-    addrs[i] = r.value();
-  }
-  if (memcmp(old_addrs, ip->addrs, sizeof(old_addrs)) != 0) iupdate(ip);
-
-  // Ordered mode: the blocks written in place reach the disk before this
-  // returns, so the caller's end_op() commits block pointers only to
-  // written blocks.
-  TRY(page_io(addrs, 0, nblocks, const_cast<uchar *>(src), true));
-  return status;
+  if (r.is_error()) return partial(tot, r.error());
+  return tot;
 }
 
 int namecmp(const char *s, const char *t) { return strncmp(s, t, DIRSIZ); }
 
-Inode *dirlookup(Inode *dp, const char *name, uint *poff) {
+Result<void> read_dirent(Inode *dp, uint off, dirent *de) {
+  uint got = TRY(readi(dp, false, reinterpret_cast<uint64>(de), off, sizeof(*de)));
+  if (got != sizeof(*de)) return Error::IO; // the directory ends inside the entry
+  return {};
+}
+
+Result<void> write_dirent(Inode *dp, uint off, const dirent *de) {
+  uint put = TRY(writei(dp, false, reinterpret_cast<uint64>(de), off, sizeof(*de)));
+  if (put != sizeof(*de)) return Error::IO; // the disk filled or failed part way
+  return {};
+}
+
+Result<Inode *> dirlookup(Inode *dp, const char *name, uint *poff) {
   if (dp->type != T_DIR) panic("dirlookup: not a directory");
 
   dirent de;
   for (uint off = 0; off < dp->size; off += sizeof(de)) {
-    if (readi(dp, false, reinterpret_cast<uint64>(&de), off, sizeof(de)) != sizeof(de))
-      return nullptr; // a disk error: the name is not found
+    TRY(read_dirent(dp, off, &de));
     if (de.inum == 0) continue; // a free slot
     if (namecmp(name, de.name) == 0) {
       if (poff) *poff = off;
       return itable.get(dp->dev, de.inum);
     }
   }
-  return nullptr;
+  return Error::NotFound;
 }
 
-int dirlink(Inode *dp, const char *name, uint inum) {
-  if (dp->nlink == 0) return -1; // a removed directory takes no new entries
-  if (Inode *ip = dirlookup(dp, name, nullptr)) {
-    iput(ip);
-    return -1; // already present
+Result<void> dirlink(Inode *dp, const char *name, uint inum) {
+  if (dp->nlink == 0) return Error::NotFound; // a removed directory takes no new entries
+  // Only a name found stops the link; a lookup that failed otherwise (a
+  // disk error, a full inode table) counts as "not there".
+  if (auto found = dirlookup(dp, name, nullptr); found.ok()) {
+    iput(found.value());
+    return Error::Exists;
   }
 
   // Reuse the first free slot, or append.
   dirent de;
   uint off;
   for (off = 0; off < dp->size; off += sizeof(de)) {
-    if (readi(dp, false, reinterpret_cast<uint64>(&de), off, sizeof(de)) != sizeof(de))
-      return -1; // a disk error
+    TRY(read_dirent(dp, off, &de));
     if (de.inum == 0) break;
   }
 
@@ -828,68 +652,15 @@ int dirlink(Inode *dp, const char *name, uint inum) {
   while (len < DIRSIZ && name[len] != '\0') len++;
   memmove(de.name, name, len);
   de.inum = static_cast<ushort>(inum);
-  if (writei(dp, false, reinterpret_cast<uint64>(&de), off, sizeof(de)) != sizeof(de)) return -1;
-  return 0;
+  return write_dirent(dp, off, &de);
 }
 
-Inode *namei(const char *path) {
+Result<Inode *> namei(const char *path) {
   char name[DIRSIZ];
   return namex(path, false, name);
 }
 
-Inode *nameiparent(const char *path, char *name) { return namex(path, true, name); }
-
-// ---------------------------------------------------------------- the pager
-
-// The page cache reads a page in under the inode's lock: a fault takes it
-// here; readi's caller already holds it.
-bool Inode::lock_io() {
-  if (lock.holding()) return false;
-  lock.acquire();
-  return true;
-}
-
-void Inode::unlock_io() { lock.release(); }
-
-Result<void> Inode::read_page(uint64 index, void *page) { return inode_read_page(this, index, page); }
-
-// Write back a page a MAP_SHARED mapping dirtied: its blocks below the size
-// (a store past the end of the file never grows it), in place. A block the
-// file does not have yet (a hole) is allocated in a transaction.
-Result<void> Inode::write_page(uint64 index, const void *page) {
-  TRY(begin_op());
-  lock.acquire();
-  auto r = inode_write_page(this, index, page, size, true);
-  lock.release();
-  end_op();
-  return r;
-}
-
-void Inode::hold() { idup(this); }
-
-void Inode::release() { iput_op(this); }
-
-int file_read(Inode *ip, uint64 dst, uint *off, uint n) {
-  uint tot = 0;
-  while (tot < n) {
-    if (killed(myproc())) break; // a long read stops when the reader is killed
-    if (ilock(ip).is_error()) return tot > 0 ? static_cast<int>(tot) : -1;
-    uint size = ip->size;
-    iunlock(ip);
-    if (*off >= size) break;
-    uint64 pos = *off;
-    auto page = ip->object.get_page(pos / mm::PAGE_SIZE); // takes the lock on a miss
-    if (page.is_error()) return tot > 0 ? static_cast<int>(tot) : -1; // no memory, or a disk error
-    uint m = min(min(n - tot, static_cast<uint>(mm::PAGE_SIZE - pos % mm::PAGE_SIZE)), size - *off);
-    int r = either_copyout(true, dst, mm::phys_to_ptr<uchar>(page.value()) + pos % mm::PAGE_SIZE, m);
-    mm::frames.release(page.value());
-    if (r == -1) return tot > 0 ? static_cast<int>(tot) : -1;
-    tot += m;
-    *off += m;
-    dst += m;
-  }
-  return static_cast<int>(tot);
-}
+Result<Inode *> nameiparent(const char *path, char *name) { return namex(path, true, name); }
 
 // ---------------------------------------------------------------- statistics
 

@@ -21,7 +21,6 @@
 #include "lib/types.h"
 #include "kernel/fs.h"
 #include "kernel/stat.h"
-#include "lib/result.h"
 #include "mm/object.h"
 #include "proc/sleeplock.h"
 
@@ -64,11 +63,15 @@ void fsinit(int dev);
 void iinit();
 
 // Allocate a free on-disk inode of the given type. Returns it referenced but
-// unlocked, or nullptr if there are no free inodes (on disk or in memory).
-Inode *ialloc(uint dev, short type);
+// unlocked. Errors: NoSpace (no free inode on disk), NoMemory (no free
+// entry in the inode table), IO.
+Result<Inode *> ialloc(uint dev, short type);
 Inode *idup(Inode *ip);
 // Lock ip, reading it from disk if needed. Errors: IO (then it is not locked).
 [[nodiscard]] Result<void> ilock(Inode *ip);
+// ilock() for an inode the caller has just looked up: if it fails, the
+// caller's reference is dropped too (iput), so there is nothing to undo.
+[[nodiscard]] Result<void> ilock_or_put(Inode *ip);
 void iunlock(Inode *ip);
 void iput(Inode *ip);
 // iput() outside an operation, in one of its own. Never fails: if the disk
@@ -87,22 +90,30 @@ void stati(Inode *ip, struct stat *st);
 
 // Read / write n bytes at offset off of a locked inode. dst/src is a user
 // address of the current process if user_dst/user_src, else a kernel
-// pointer. readi returns the bytes read (0 at or past the end; fewer after
-// a disk error or with no memory) or -1 on a bad address or such an error
-// before any byte; writei the bytes written (fewer if the disk fills or
-// fails) or -1.
-int readi(Inode *ip, bool user_dst, uint64 dst, uint off, uint n);
+// pointer. Both return the bytes moved, and may stop part way: an error
+// after some bytes gives the short count (the caller sees what was done),
+// the error itself only if no byte moved.
+//
+// readi reads at most up to the end of the file (0 bytes at or past it);
+// it stops short at a disk error or with no memory, and fails on a bad
+// address even after some bytes (as xv6's). Errors: BadAddress, IO,
+// NoMemory.
+[[nodiscard]] Result<uint> readi(Inode *ip, bool user_dst, uint64 dst, uint off, uint n);
+// writei writes from off (at most the end of the file: no holes) up to
+// MAXFILE blocks; it stops short if the disk fills or fails, or at a bad
+// address. Errors: Invalid (off past the end), TooBig, NoSpace, IO,
+// NoMemory, BadAddress.
+[[nodiscard]] Result<uint> writei(Inode *ip, bool user_src, uint64 src, uint off, uint n);
 // read() of a T_FILE: n bytes at *off to user address dst through the page
 // cache, without holding the inode lock while touching user memory (the
 // buffer may be a mapping of this very file). Advances *off. Returns the
-// bytes read (0 at the end), or -1 on a bad address, a disk error or no
-// memory before any byte.
-int file_read(Inode *ip, uint64 dst, uint *off, uint n);
-int writei(Inode *ip, bool user_src, uint64 src, uint off, uint n);
+// bytes read (0 at the end; fewer if the reader is killed, or at an error
+// after some bytes). Errors: BadAddress, IO, NoMemory.
+[[nodiscard]] Result<uint> file_read(Inode *ip, uint64 dst, uint *off, uint n);
 
-// Page I/O for the page cache: file data straight between disk and a
-// 4096-byte kernel buffer (a frame in the direct map), around the buffer
-// cache and the log. The caller holds ip's lock.
+// Page I/O for the page cache (inode_pages.cpp): file data straight
+// between disk and a 4096-byte kernel buffer (a frame in the direct map),
+// around the buffer cache and the log. The caller holds ip's lock.
 //
 // inode_read_page fills `page` with the file's bytes [index*4096,
 // index*4096+4096): blocks read from disk (consecutive disk blocks in one
@@ -125,18 +136,25 @@ Result<void> inode_write_page(Inode *ip, uint64 index, const void *page, uint64 
 // Directories.
 int namecmp(const char *s, const char *t);
 // Look name up in the locked directory dp. Returns the inode referenced and
-// unlocked (and the entry's offset in *poff if poff), or nullptr.
-Inode *dirlookup(Inode *dp, const char *name, uint *poff);
-// Add (name, inum) to the locked directory dp: 0, or -1 if the name exists,
-// the directory cannot grow or it has been removed (nlink 0).
-int dirlink(Inode *dp, const char *name, uint inum);
+// unlocked (and the entry's offset in *poff if poff). Errors: NotFound, IO
+// (an entry could not be read), NoMemory (no free inode-table entry).
+Result<Inode *> dirlookup(Inode *dp, const char *name, uint *poff);
+// Add (name, inum) to the locked directory dp. Errors: Exists, NotFound (dp
+// has been removed: nlink 0), those of writei (the directory cannot grow).
+Result<void> dirlink(Inode *dp, const char *name, uint inum);
+// Read / write the entry at offset off of the locked directory dp, whole.
+// Errors: those of readi / writei; IO for a short transfer.
+Result<void> read_dirent(Inode *dp, uint off, dirent *de);
+Result<void> write_dirent(Inode *dp, uint off, const dirent *de);
 
 // Path names. namei() returns the inode of path; nameiparent() the inode of
 // its parent directory, with the last element copied to name (DIRSIZ
-// bytes). Both return the inode referenced and unlocked, or nullptr. In a
-// removed directory (a cwd whose directory was unlinked) only "." resolves.
-Inode *namei(const char *path);
-Inode *nameiparent(const char *path, char *name);
+// bytes). Both return the inode referenced and unlocked. In a removed
+// directory (a cwd whose directory was unlinked) only "." resolves.
+// Errors: NotFound (also for a path through a non-directory, and for
+// nameiparent of a path with no element: "/" or ""), IO, NoMemory.
+Result<Inode *> namei(const char *path);
+Result<Inode *> nameiparent(const char *path, char *name);
 
 // Free on-disk inodes and free disk blocks now (memstat).
 uint64 count_free_inodes(uint dev);

@@ -5,16 +5,18 @@
 #include <utility>
 
 enum class Error {
-  NoMemory,   // no free frame
+  NoMemory,   // no free frame (or no free entry in a kernel table)
   BadAddress, // address outside every region, above MAXVA, or in the kernel
   Protection, // access not allowed by the region or PTE (store to text, ...)
   Invalid,    // malformed argument (corrupt ELF, ...)
   NotFound,   // missing file
+  Exists,     // the name is taken (link, create)
   TooBig,     // argument or image too large
   BeyondEnd,  // a mapped file page at or past the end of the file (Linux: SIGBUS)
   Busy,       // in use: a running program's file opened for writing (ETXTBSY)
   NoSpace,    // the disk is full
   IO,         // a device reported an error
+  Killed,     // the process was killed part way (it exits on its way out)
 };
 
 const char *error_name(Error e);

@@ -1,7 +1,7 @@
 // exec: replace the current process's image with a program from the file
 // system. The new image is built in p->exec_as while the old one keeps
 // running; only when everything is in place does it replace p->as, so a
-// failed exec returns -1 to an intact caller.
+// failed exec returns its error (-1 to the user) to an intact caller.
 //
 // Nothing of the program is read here but its headers: each PT_LOAD segment
 // becomes a private mapping of the file's pages in the page cache, paged in
@@ -55,66 +55,118 @@ Result<void> map_segment(mm::AddressSpace &as, Inode *ip, const ProgramHeader &p
   return {};
 }
 
+// The new stack as push_args leaves it.
+struct UserStack {
+  uint64 sp; // also argv's address
+  uint64 argc;
+};
+
 // Copy argv onto the new stack: the strings, then the pointer array.
-// Returns the new sp (also argv's address), or 0 on failure.
-uint64 push_args(mm::AddressSpace &as, uint64 sp, uint64 stack_base, char **argv, uint64 *argc_out) {
+// Errors: TooBig (more than MAXARG strings, or more than the stack holds),
+// those of copy_to_user.
+Result<UserStack> push_args(mm::AddressSpace &as, uint64 sp, uint64 stack_base, char **argv) {
   uint64 ustack[MAXARG + 1];
   uint64 argc = 0;
   for (; argv[argc]; argc++) {
-    if (argc >= MAXARG) return 0;
+    if (argc >= MAXARG) return Error::TooBig;
     uint64 len = strlen(argv[argc]) + 1;
     sp = (sp - len) & ~15UL; // the RISC-V ABI wants sp 16-byte aligned
-    if (sp < stack_base) return 0;
-    if (mm::copy_to_user(as, mm::VirtAddr(sp), argv[argc], len).is_error()) return 0;
+    if (sp < stack_base) return Error::TooBig;
+    TRY(mm::copy_to_user(as, mm::VirtAddr(sp), argv[argc], len));
     ustack[argc] = sp;
   }
   ustack[argc] = 0;
   sp = (sp - (argc + 1) * sizeof(uint64)) & ~15UL;
-  if (sp < stack_base) return 0;
-  if (mm::copy_to_user(as, mm::VirtAddr(sp), ustack, (argc + 1) * sizeof(uint64)).is_error()) return 0;
-  *argc_out = argc;
-  return sp;
+  if (sp < stack_base) return Error::TooBig;
+  TRY(mm::copy_to_user(as, mm::VirtAddr(sp), ustack, (argc + 1) * sizeof(uint64)));
+  return UserStack{sp, argc};
 }
 
-// The program's headers, read with the inode locked (through the page
-// cache: the text's first page is then already cached).
-bool read_headers(Inode *ip, ElfHeader *elf, ProgramHeader *phs, uint32 *nph) {
-  *nph = 0;
-  if (ilock(ip).is_error()) return false;
-  bool ok = ip->type == T_FILE &&
-            readi(ip, false, reinterpret_cast<uint64>(elf), 0, sizeof *elf) == sizeof *elf &&
-            elf->magic == ELF_MAGIC && elf->machine == EM_RISCV && elf->phentsize == sizeof(ProgramHeader) &&
-            elf->phnum <= MAX_SEGMENTS;
-  *nph = 0;
-  for (uint32 i = 0; ok && i < elf->phnum; i++) {
+// What exec needs of the program's headers.
+struct Program {
+  uint64 entry = 0;
+  ProgramHeader loads[MAX_SEGMENTS]; // the PT_LOAD segments
+  uint32 nloads = 0;
+};
+
+// Read len bytes at off of the locked ip into kernel memory: all of them,
+// or the program is cut short (Invalid).
+Result<void> read_exact(Inode *ip, uint off, void *dst, uint len) {
+  uint got = TRY(readi(ip, false, reinterpret_cast<uint64>(dst), off, len));
+  if (got != len) return Error::Invalid;
+  return {};
+}
+
+// Read and check the program's headers; the caller holds ip's lock. They
+// come through the page cache, so the text's first page is then cached.
+// Errors: Invalid (not a RISC-V ELF program cowix can run), those of readi.
+Result<void> read_program(Inode *ip, Program *prog) {
+  if (ip->type != T_FILE) return Error::Invalid;
+  ElfHeader elf;
+  TRY(read_exact(ip, 0, &elf, sizeof elf));
+  if (elf.magic != ELF_MAGIC || elf.machine != EM_RISCV || elf.phentsize != sizeof(ProgramHeader) ||
+      elf.phnum > MAX_SEGMENTS)
+    return Error::Invalid;
+  prog->entry = elf.entry;
+  for (uint32 i = 0; i < elf.phnum; i++) {
     ProgramHeader ph;
-    uint64 off = elf->phoff + i * sizeof ph;
-    ok = readi(ip, false, reinterpret_cast<uint64>(&ph), static_cast<uint>(off), sizeof ph) == sizeof ph;
+    TRY(read_exact(ip, static_cast<uint>(elf.phoff + i * sizeof ph), &ph, sizeof ph));
+    if (ph.type != PT_LOAD) continue;
     // A segment's file bytes must be in the file: they are paged in later,
     // when it is too late to fail exec.
-    if (ok && ph.type == PT_LOAD) {
-      ok = ph.off + ph.filesz >= ph.off && ph.off + ph.filesz <= ip->size;
-      phs[(*nph)++] = ph;
-    }
+    if (ph.off + ph.filesz < ph.off || ph.off + ph.filesz > ip->size) return Error::Invalid;
+    prog->loads[prog->nloads++] = ph;
   }
-  iunlock(ip);
-  return ok && *nph > 0;
+  if (prog->nloads == 0) return Error::Invalid;
+  return {};
+}
+
+// Build the program's image in as (empty; the caller holds vm_lock): its
+// segments, a guard page, the stack with argv on it, the empty heap.
+Result<UserStack> build_image(mm::AddressSpace &as, Inode *ip, const Program &prog, const char *name,
+                              char **argv) {
+  TRY(as.init());
+  uint64 top = 0;
+  for (uint32 i = 0; i < prog.nloads; i++) {
+    const ProgramHeader &ph = prog.loads[i];
+    TRY(map_segment(as, ip, ph, name));
+    if (ph.vaddr + ph.memsz > top) top = ph.vaddr + ph.memsz;
+  }
+  if (top == 0) return Error::Invalid; // nothing but empty segments
+
+  // Guard page, then the stack (demand zero), then the (empty) heap.
+  uint64 stack_base = mm::page_round_up(top) + mm::PAGE_SIZE;
+  uint64 stack_top = stack_base + USERSTACK * mm::PAGE_SIZE;
+  if (stack_top > mm::USER_TOP) return Error::TooBig;
+  mm::Mapping stack;
+  stack.start = mm::VirtAddr(stack_base);
+  stack.end = mm::VirtAddr(stack_top);
+  stack.prot = mm::prot::Read | mm::prot::Write;
+  stack.kind = mm::MapKind::Stack;
+  TRY(as.map(stack));
+  as.set_heap_start(stack_top);
+  return push_args(as, stack_top, stack_base, argv);
 }
 
 } // namespace
 
-int exec(const char *path, char **argv) {
+Result<uint64> exec(const char *path, char **argv) {
   Proc *p = myproc();
-  if (begin_op().is_error()) return -1;
-  Inode *ip = namei(path);
+  TRY(begin_op());
+  auto found = namei(path);
   end_op();
-  if (!ip) return -1;
+  Inode *ip = TRY(found);
 
-  ElfHeader elf;
-  ProgramHeader phs[MAX_SEGMENTS];
-  uint32 nph = 0;
-  bool ok = read_headers(ip, &elf, phs, &nph);
-  uint64 entry = elf.entry, sp = 0, argc = 0;
+  Program prog;
+  auto r = ilock(ip);
+  if (r.ok()) {
+    r = read_program(ip, &prog);
+    iunlock(ip);
+  }
+  if (r.is_error()) {
+    iput_op(ip);
+    return r.error();
+  }
 
   const char *last = path;
   for (const char *s = path; *s; s++)
@@ -124,48 +176,23 @@ int exec(const char *path, char **argv) {
   // comes first (proc.h's lock order).
   SleepGuard g(p->vm_lock);
   mm::AddressSpace &as = p->exec_as;
-  if (ok) ok = as.init().ok();
-  uint64 top = 0;
-  for (uint32 i = 0; ok && i < nph; i++) {
-    ok = map_segment(as, ip, phs[i], last).ok();
-    if (phs[i].vaddr + phs[i].memsz > top) top = phs[i].vaddr + phs[i].memsz;
-  }
-  if (ok && top == 0) ok = false;
-  if (ok) {
-    // Guard page, then the stack (demand zero), then the (empty) heap.
-    uint64 stack_base = mm::page_round_up(top) + mm::PAGE_SIZE;
-    uint64 stack_top = stack_base + USERSTACK * mm::PAGE_SIZE;
-    mm::Mapping stack;
-    stack.start = mm::VirtAddr(stack_base);
-    stack.end = mm::VirtAddr(stack_top);
-    stack.prot = mm::prot::Read | mm::prot::Write;
-    stack.kind = mm::MapKind::Stack;
-    ok = stack_top <= mm::USER_TOP && as.map(stack).ok();
-    if (ok) {
-      as.set_heap_start(stack_top);
-      sp = push_args(as, stack_top, stack_base, argv, &argc);
-      ok = sp != 0;
-    }
-  }
-
-  if (!ok) {
-    as.destroy();
-  } else {
+  auto stack = build_image(as, ip, prog, last, argv);
+  if (stack.ok()) {
     // Commit: the new image becomes the process's; the old one is released
     // (its shared mappings written back: that may sleep, under vm_lock).
     p->as.swap(as);
     csr_write(satp, p->as.page_table().satp());
     riscv::flush_all();
-    as.destroy();
   }
+  as.destroy(); // the old image, or the new one that failed part way
   // The mappings hold the inode now; this reference can go.
   iput_op(ip);
-  if (!ok) return -1;
+  UserStack st = TRY(stack);
 
   safestrcpy(p->name, last, sizeof p->name);
 
-  p->trapframe.epc = entry;
-  p->trapframe.sp = sp;
-  p->trapframe.a1 = sp;          // argv
-  return static_cast<int>(argc); // lands in a0: main(argc, argv)
+  p->trapframe.epc = prog.entry;
+  p->trapframe.sp = st.sp;
+  p->trapframe.a1 = st.sp; // argv
+  return st.argc;          // lands in a0: main(argc, argv)
 }

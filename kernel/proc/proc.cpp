@@ -112,12 +112,14 @@ void forkret_entry() {
     first = false;
     fsinit(ROOTDEV);
     Proc *p = myproc();
-    p->cwd = namei("/");
+    auto root = namei("/");
+    if (root.is_error()) panic("fsinit: no root directory: %s", error_name(root.error()));
+    p->cwd = root.value();
     char name[] = "/init";
     char *argv[] = {name, nullptr};
-    int argc = exec(name, argv);
-    if (argc < 0) panic("cannot exec /init");
-    p->trapframe.a0 = argc;
+    auto argc = exec(name, argv);
+    if (argc.is_error()) panic("cannot exec /init: %s", error_name(argc.error()));
+    p->trapframe.a0 = argc.value();
   }
   usertrapret();
 }

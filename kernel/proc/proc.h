@@ -115,5 +115,8 @@ int copyinstr(Proc *p, char *dst, uint64 srcva, uint64 max);
 int either_copyout(bool user_dst, uint64 dst, const void *src, uint64 len);
 int either_copyin(void *dst, bool user_src, uint64 src, uint64 len);
 
-// exec.cpp
-int exec(const char *path, char **argv);
+// exec.cpp: run the program at path with the arguments argv (a
+// NULL-terminated array of kernel strings). Returns argc, for a0. Errors:
+// those of namei (no such file), Invalid (not a program it can run),
+// TooBig (arguments), NoMemory, IO.
+Result<uint64> exec(const char *path, char **argv);

@@ -22,6 +22,34 @@ namespace {
 
 constexpr uint64 ERR = static_cast<uint64>(-1);
 
+// The system call boundary: a Result becomes what the user sees, its value
+// (0 for Result<void>) or -1. xv6 has no errno, so the error itself goes no
+// further.
+template <typename T> uint64 user_value(const Result<T> &r) {
+  return r.ok() ? static_cast<uint64>(r.value()) : ERR;
+}
+uint64 user_value(const Result<void> &r) { return r.ok() ? 0 : ERR; }
+
+// Run fs_call, a function returning a Result, as one file-system operation
+// (a transaction of the log).
+template <typename F> auto in_op(F fs_call) -> decltype(fs_call()) {
+  TRY(begin_op());
+  auto r = fs_call();
+  end_op();
+  return r;
+}
+
+// Fetch the path argument n: true on success.
+bool argpath(int n, char path[MAXPATH]) { return argstr(n, path, MAXPATH) >= 0; }
+
+// The calls that take a path first (unlink, open, mkdir, mknod, chdir):
+// fetch it, then run fs_call(path) as one file-system operation.
+template <typename F> uint64 path_op(F fs_call) {
+  char path[MAXPATH];
+  if (!argpath(0, path)) return ERR;
+  return user_value(in_op([&] { return fs_call(path); }));
+}
+
 // The open File for descriptor argument n, or nullptr.
 File *argfd(int n, int *pfd = nullptr) {
   int fd = argint(n);
@@ -31,9 +59,9 @@ File *argfd(int n, int *pfd = nullptr) {
   return f;
 }
 
-// Give f the lowest free descriptor of the current process: the descriptor,
-// or -1 if all are in use.
-int fdalloc(File *f) {
+// Give f the lowest free descriptor of the current process. Errors:
+// NoMemory (all NOFILE are in use).
+Result<int> fdalloc(File *f) {
   Proc *p = myproc();
   for (int fd = 0; fd < NOFILE; fd++) {
     if (p->ofile[fd] == nullptr) {
@@ -41,7 +69,7 @@ int fdalloc(File *f) {
       return fd;
     }
   }
-  return -1;
+  return Error::NoMemory;
 }
 
 // A directory is empty when it holds nothing but "." and "..", the first two
@@ -49,83 +77,76 @@ int fdalloc(File *f) {
 bool isdirempty(Inode *dp) {
   dirent de;
   for (uint off = 2 * sizeof(de); off < dp->size; off += sizeof(de)) {
-    if (readi(dp, false, reinterpret_cast<uint64>(&de), off, sizeof(de)) != sizeof(de))
+    if (read_dirent(dp, off, &de).is_error())
       return false; // unreadable: treat as not empty, refuse to remove it
     if (de.inum != 0) return false;
   }
   return true;
 }
 
-// Create path as a new inode of the given type (for T_FILE, opening an
-// existing file or device is fine). Returns it locked and referenced, or
-// nullptr. Runs inside a transaction.
-Inode *create(const char *path, short type, short major, short minor) {
-  char name[DIRSIZ];
-  Inode *dp = nameiparent(path, name);
-  if (dp == nullptr) return nullptr;
-  if (ilock(dp).is_error()) {
-    iput(dp);
-    return nullptr;
-  }
-  if (dp->nlink == 0) { // removed (a process's cwd): nothing can be created in it
-    iunlockput(dp);
-    return nullptr;
-  }
-
-  if (Inode *ip = dirlookup(dp, name, nullptr)) {
-    iunlockput(dp);
-    if (ilock(ip).is_error()) {
-      iput(ip);
-      return nullptr;
-    }
-    if (type == T_FILE && (ip->type == T_FILE || ip->type == T_DEVICE)) return ip;
-    iunlockput(ip);
-    return nullptr;
-  }
-
-  Inode *ip = ialloc(dp->dev, type);
-  if (ip == nullptr) {
-    iunlockput(dp);
-    return nullptr;
-  }
+// Allocate an inode of the given type and enter it as name in the locked
+// directory dp. Returns it locked and referenced.
+Result<Inode *> make_inode(Inode *dp, const char *name, short type, short major, short minor) {
+  Inode *ip = TRY(ialloc(dp->dev, type));
   // ialloc has just logged the inode's block, which stays pinned in the
   // cache: this fails only after the log has aborted (log.h).
-  if (ilock(ip).is_error()) {
-    iput(ip);
-    iunlockput(dp);
-    return nullptr;
-  }
+  TRY(ilock_or_put(ip));
   ip->major = major;
   ip->minor = minor;
   ip->nlink = 1;
   iupdate(ip);
 
-  bool ok = true;
+  Result<void> r;
   if (type == T_DIR) {
     // "." and "..". The link "." does not count in ip->nlink: a directory
     // must not keep itself alive.
-    ok = dirlink(ip, ".", ip->inum) == 0 && dirlink(ip, "..", dp->inum) == 0;
+    r = dirlink(ip, ".", ip->inum);
+    if (r.ok()) r = dirlink(ip, "..", dp->inum);
   }
-  ok = ok && dirlink(dp, name, ip->inum) == 0;
-  if (!ok) {
+  if (r.ok()) r = dirlink(dp, name, ip->inum);
+  if (r.is_error()) {
     // Undo: with nlink 0 the last iput frees the inode and its blocks.
     ip->nlink = 0;
     iupdate(ip);
     iunlockput(ip);
-    iunlockput(dp);
-    return nullptr;
+    return r.error();
   }
 
   if (type == T_DIR) {
     dp->nlink++; // for the new directory's ".."
     iupdate(dp);
   }
-  iunlockput(dp);
   return ip;
 }
 
-// Fetch the path argument n: true on success.
-bool argpath(int n, char path[MAXPATH]) { return argstr(n, path, MAXPATH) >= 0; }
+// Create path as a new inode of the given type (for T_FILE, opening an
+// existing file or device is fine). Returns it locked and referenced. Runs
+// inside a transaction.
+Result<Inode *> create(const char *path, short type, short major, short minor) {
+  char name[DIRSIZ];
+  Inode *dp = TRY(nameiparent(path, name));
+  TRY(ilock_or_put(dp));
+  if (dp->nlink == 0) { // removed (a process's cwd): nothing can be created in it
+    iunlockput(dp);
+    return Error::NotFound;
+  }
+
+  // Only a name found is opened; a lookup that failed otherwise (a disk
+  // error, a full inode table) counts as "not there".
+  if (auto found = dirlookup(dp, name, nullptr); found.ok()) {
+    // Unlock dp before locking ip: name may be ".", and ip then is dp.
+    iunlockput(dp);
+    Inode *ip = found.value();
+    TRY(ilock_or_put(ip));
+    if (type == T_FILE && (ip->type == T_FILE || ip->type == T_DEVICE)) return ip;
+    iunlockput(ip);
+    return Error::Exists;
+  }
+
+  auto ip = make_inode(dp, name, type, major, minor);
+  iunlockput(dp);
+  return ip;
+}
 
 // sys_exec's argument strings, one kernel frame each. The destructor gives
 // them back whatever path sys_exec leaves by.
@@ -160,69 +181,24 @@ private:
   int count_ = 0;               // frames held
 };
 
-} // namespace
-
-uint64 sys_dup() {
-  File *f = argfd(0);
-  if (f == nullptr) return ERR;
-  int fd = fdalloc(f);
-  if (fd < 0) return ERR;
-  filedup(f);
-  return static_cast<uint64>(fd);
+// Enter ip (referenced, unlocked) under path, a new name.
+Result<void> add_link(const char *path, Inode *ip) {
+  char name[DIRSIZ];
+  Inode *dp = TRY(nameiparent(path, name));
+  TRY(ilock_or_put(dp));
+  Result<void> r = Error::Invalid; // a link cannot cross devices
+  if (dp->dev == ip->dev) r = dirlink(dp, name, ip->inum);
+  iunlockput(dp);
+  return r;
 }
 
-uint64 sys_read() {
-  uint64 addr = argaddr(1);
-  int n = argint(2);
-  File *f = argfd(0);
-  if (f == nullptr || n < 0) return ERR;
-  return static_cast<uint64>(static_cast<long>(fileread(f, addr, n)));
-}
-
-uint64 sys_write() {
-  uint64 addr = argaddr(1);
-  int n = argint(2);
-  File *f = argfd(0);
-  if (f == nullptr || n < 0) return ERR;
-  return static_cast<uint64>(static_cast<long>(filewrite(f, addr, n)));
-}
-
-uint64 sys_close() {
-  int fd;
-  File *f = argfd(0, &fd);
-  if (f == nullptr) return ERR;
-  myproc()->ofile[fd] = nullptr;
-  fileclose(f);
-  return 0;
-}
-
-uint64 sys_fstat() {
-  uint64 st = argaddr(1);
-  File *f = argfd(0);
-  if (f == nullptr) return ERR;
-  return static_cast<uint64>(static_cast<long>(filestat(f, st)));
-}
-
-// Make new the name of the file old names (a hard link).
-uint64 sys_link() {
-  char old[MAXPATH], new_[MAXPATH], name[DIRSIZ];
-  if (!argpath(0, old) || !argpath(1, new_)) return ERR;
-
-  if (begin_op().is_error()) return ERR;
-  Inode *ip = namei(old);
-  if (ip == nullptr) {
-    end_op();
-    return ERR;
-  }
-  if (ilock(ip).is_error()) {
-    iput(ip);
-    end_op();
-    return ERR;
-  }
+// Make new_ a name of the file old names (a hard link).
+Result<void> make_link(const char *old, const char *new_) {
+  Inode *ip = TRY(namei(old));
+  TRY(ilock_or_put(ip));
   if (ip->type == T_DIR) { // no links to directories: the tree stays a tree
     iunlockput(ip);
-    end_op();
-    return ERR;
+    return Error::Invalid;
   }
   // Count the link before making it: a crash in between leaves a too-high
   // count (a leak), never a too-low one (a file freed while still named).
@@ -230,77 +206,54 @@ uint64 sys_link() {
   iupdate(ip);
   iunlock(ip);
 
-  Inode *dp = nameiparent(new_, name);
-  bool linked = false;
-  if (dp != nullptr) {
-    if (ilock(dp).is_error()) {
-      iput(dp);
-    } else {
-      // A link cannot cross devices.
-      linked = dp->dev == ip->dev && dirlink(dp, name, ip->inum) == 0;
-      iunlockput(dp);
-    }
-  }
-  if (!linked) {
+  auto r = add_link(new_, ip);
+  if (r.is_error()) {
     (void)ilock(ip); // valid (locked above): no disk read
     ip->nlink--;
     iupdate(ip);
-    iunlockput(ip);
-    end_op();
-    return ERR;
+    iunlock(ip);
   }
   iput(ip);
-  end_op();
-  return 0;
+  return r;
 }
 
-uint64 sys_unlink() {
-  char path[MAXPATH], name[DIRSIZ];
-  if (!argpath(0, path)) return ERR;
-
-  if (begin_op().is_error()) return ERR;
-  Inode *dp = nameiparent(path, name);
-  if (dp == nullptr) {
-    end_op();
-    return ERR;
-  }
-  if (ilock(dp).is_error()) {
-    iput(dp);
-    end_op();
-    return ERR;
-  }
-
+// The inode that name names in the locked directory dp, locked, if unlink
+// may remove that entry (its offset in *off).
+Result<Inode *> unlink_target(Inode *dp, const char *name, uint *off) {
   // Never remove "." or "..": the directory tree would lose its shape.
-  uint off;
-  Inode *ip = nullptr;
-  if (namecmp(name, ".") == 0 || namecmp(name, "..") == 0 || (ip = dirlookup(dp, name, &off)) == nullptr) {
-    iunlockput(dp);
-    end_op();
-    return ERR;
-  }
-  if (ilock(ip).is_error()) {
-    iput(ip);
-    iunlockput(dp);
-    end_op();
-    return ERR;
-  }
+  if (namecmp(name, ".") == 0 || namecmp(name, "..") == 0) return Error::Invalid;
+  Inode *ip = TRY(dirlookup(dp, name, off));
+  TRY(ilock_or_put(ip));
   if (ip->nlink < 1) panic("unlink: inode %u has no links", ip->inum);
   if (ip->type == T_DIR && !isdirempty(ip)) {
     iunlockput(ip);
-    iunlockput(dp);
-    end_op();
-    return ERR;
+    return Error::Exists; // (POSIX allows EEXIST for a directory not empty)
   }
+  return ip;
+}
+
+// Remove the name path (unlink); the file goes with its last name and
+// reference.
+Result<void> remove_link(const char *path) {
+  char name[DIRSIZ];
+  Inode *dp = TRY(nameiparent(path, name));
+  TRY(ilock_or_put(dp));
+  uint off;
+  auto target = unlink_target(dp, name, &off);
+  if (target.is_error()) {
+    iunlockput(dp);
+    return target.error();
+  }
+  Inode *ip = target.value();
 
   dirent de;
   memset(&de, 0, sizeof(de));
-  if (writei(dp, false, reinterpret_cast<uint64>(&de), off, sizeof(de)) != sizeof(de)) {
+  if (auto r = write_dirent(dp, off, &de); r.is_error()) {
     // A disk error (the entry's block was just read, so this is rare):
     // nothing has changed yet.
     iunlockput(ip);
     iunlockput(dp);
-    end_op();
-    return ERR;
+    return r.error();
   }
   if (ip->type == T_DIR) {
     dp->nlink--; // the removed directory's ".." named dp
@@ -319,70 +272,29 @@ uint64 sys_unlink() {
     (void)itrunc(ip);
   }
   iunlockput(ip); // frees the inode if nothing else names or holds it
-  end_op();
-  return 0;
+  return {};
 }
 
-uint64 sys_open() {
-  char path[MAXPATH];
-  int omode = argint(1);
-  if (!argpath(0, path)) return ERR;
-
-  if (begin_op().is_error()) return ERR;
-  Inode *ip;
-  if (omode & O_CREATE) {
-    ip = create(path, T_FILE, 0, 0);
-    if (ip == nullptr) {
-      end_op();
-      return ERR;
-    }
-  } else {
-    ip = namei(path);
-    if (ip == nullptr) {
-      end_op();
-      return ERR;
-    }
-    if (ilock(ip).is_error()) {
-      iput(ip);
-      end_op();
-      return ERR;
-    }
-    if (ip->type == T_DIR && omode != O_RDONLY) { // directories are read-only
-      iunlockput(ip);
-      end_op();
-      return ERR;
-    }
-  }
-
-  if (ip->type == T_DEVICE && (ip->major < 0 || ip->major >= NDEV)) {
-    iunlockput(ip);
-    end_op();
-    return ERR;
-  }
+// Open the locked inode ip, found or created as path, with omode: a new
+// descriptor. On an error nothing is left to undo but ip's lock and
+// reference.
+Result<int> open_inode(Inode *ip, const char *path, int omode) {
+  if (ip->type == T_DEVICE && (ip->major < 0 || ip->major >= NDEV)) return Error::Invalid;
   // A program some process is running cannot be written or truncated
   // (Linux's ETXTBSY): its pages are mapped as text and data.
   bool writes = (omode & (O_WRONLY | O_RDWR)) || (omode & O_TRUNC);
-  if (ip->type == T_FILE && writes && ip->object.deny_write.load() > 0) {
-    iunlockput(ip);
-    end_op();
-    return ERR;
-  }
+  if (ip->type == T_FILE && writes && ip->object.deny_write.load() > 0) return Error::Busy;
 
   // Truncate before a descriptor exists, so that a disk error fails open()
   // with nothing to undo (the blocks freed so far stay freed).
-  if ((omode & O_TRUNC) && ip->type == T_FILE && itrunc(ip).is_error()) {
-    iunlockput(ip);
-    end_op();
-    return ERR;
-  }
+  if ((omode & O_TRUNC) && ip->type == T_FILE) TRY(itrunc(ip));
 
   File *f = filealloc();
-  int fd = f ? fdalloc(f) : -1;
-  if (fd < 0) {
-    if (f) fileclose(f);
-    iunlockput(ip);
-    end_op();
-    return ERR;
+  if (f == nullptr) return Error::NoMemory;
+  auto fd = fdalloc(f);
+  if (fd.is_error()) {
+    fileclose(f);
+    return fd.error();
   }
 
   if (ip->type == T_DEVICE) {
@@ -401,64 +313,113 @@ uint64 sys_open() {
   }
   f->readable = !(omode & O_WRONLY);
   f->writable = (omode & O_WRONLY) || (omode & O_RDWR);
+  return fd;
+}
 
+Result<int> open_path(const char *path, int omode) {
+  Inode *ip;
+  if (omode & O_CREATE) {
+    ip = TRY(create(path, T_FILE, 0, 0));
+  } else {
+    ip = TRY(namei(path));
+    TRY(ilock_or_put(ip));
+    if (ip->type == T_DIR && omode != O_RDONLY) { // directories are read-only
+      iunlockput(ip);
+      return Error::Invalid;
+    }
+  }
+  auto fd = open_inode(ip, path, omode);
+  if (fd.ok())
+    iunlock(ip); // the File holds the reference now
+  else
+    iunlockput(ip);
+  return fd;
+}
+
+// mkdir and mknod: create the node and let it go.
+Result<void> make_node(const char *path, short type, short major, short minor) {
+  Inode *ip = TRY(create(path, type, major, minor));
+  iunlockput(ip);
+  return {};
+}
+
+Result<void> change_dir(const char *path) {
+  Inode *ip = TRY(namei(path));
+  TRY(ilock_or_put(ip));
+  if (ip->type != T_DIR) {
+    iunlockput(ip);
+    return Error::Invalid;
+  }
   iunlock(ip);
-  end_op();
-  return static_cast<uint64>(fd);
+  Proc *p = myproc();
+  iput(p->cwd);
+  p->cwd = ip;
+  return {};
 }
 
-namespace {
-// mkdir and mknod: create the node in one transaction and let it go.
-uint64 make_node(const char *path, short type, short major, short minor) {
-  if (begin_op().is_error()) return ERR;
-  Inode *ip = create(path, type, major, minor);
-  if (ip) iunlockput(ip);
-  end_op();
-  return ip ? 0 : ERR;
+// read and write (fd, user address, count): the bytes moved, or -1.
+uint64 transfer(Result<uint> (*file_call)(File *f, uint64 addr, int n)) {
+  uint64 addr = argaddr(1);
+  int n = argint(2);
+  File *f = argfd(0);
+  if (f == nullptr || n < 0) return ERR;
+  return user_value(file_call(f, addr, n));
 }
+
 } // namespace
 
+uint64 sys_dup() {
+  File *f = argfd(0);
+  if (f == nullptr) return ERR;
+  auto fd = fdalloc(f);
+  if (fd.ok()) filedup(f);
+  return user_value(fd);
+}
+
+uint64 sys_read() { return transfer(fileread); }
+
+uint64 sys_write() { return transfer(filewrite); }
+
+uint64 sys_close() {
+  int fd;
+  File *f = argfd(0, &fd);
+  if (f == nullptr) return ERR;
+  myproc()->ofile[fd] = nullptr;
+  fileclose(f);
+  return 0;
+}
+
+uint64 sys_fstat() {
+  uint64 st = argaddr(1);
+  File *f = argfd(0);
+  if (f == nullptr) return ERR;
+  return user_value(filestat(f, st));
+}
+
+uint64 sys_link() {
+  char old[MAXPATH], new_[MAXPATH];
+  if (!argpath(0, old) || !argpath(1, new_)) return ERR;
+  return user_value(in_op([&] { return make_link(old, new_); }));
+}
+
+uint64 sys_unlink() { return path_op(remove_link); }
+
+uint64 sys_open() {
+  int omode = argint(1);
+  return path_op([omode](const char *path) { return open_path(path, omode); });
+}
+
 uint64 sys_mkdir() {
-  char path[MAXPATH];
-  if (!argpath(0, path)) return ERR;
-  return make_node(path, T_DIR, 0, 0);
+  return path_op([](const char *path) { return make_node(path, T_DIR, 0, 0); });
 }
 
 uint64 sys_mknod() {
-  char path[MAXPATH];
   short major = static_cast<short>(argint(1));
   short minor = static_cast<short>(argint(2));
-  if (!argpath(0, path)) return ERR;
-  return make_node(path, T_DEVICE, major, minor);
+  return path_op([major, minor](const char *path) { return make_node(path, T_DEVICE, major, minor); });
 }
 
-uint64 sys_chdir() {
-  char path[MAXPATH];
-  Proc *p = myproc();
-  if (!argpath(0, path)) return ERR;
-
-  if (begin_op().is_error()) return ERR;
-  Inode *ip = namei(path);
-  if (ip == nullptr) {
-    end_op();
-    return ERR;
-  }
-  if (ilock(ip).is_error()) {
-    iput(ip);
-    end_op();
-    return ERR;
-  }
-  if (ip->type != T_DIR) {
-    iunlockput(ip);
-    end_op();
-    return ERR;
-  }
-  iunlock(ip);
-  iput(p->cwd);
-  end_op();
-  p->cwd = ip;
-  return 0;
-}
+uint64 sys_chdir() { return path_op(change_dir); }
 
 uint64 sys_exec() {
   char path[MAXPATH];
@@ -467,7 +428,7 @@ uint64 sys_exec() {
 
   ExecArgs args;
   if (!args.fetch(uargv)) return ERR;
-  return static_cast<uint64>(static_cast<long>(exec(path, args.argv())));
+  return user_value(exec(path, args.argv()));
 }
 
 uint64 sys_pipe() {
@@ -477,12 +438,12 @@ uint64 sys_pipe() {
   File *rf, *wf;
   if (pipealloc(&rf, &wf) < 0) return ERR;
 
-  int fd0 = fdalloc(rf);
-  int fd1 = fd0 >= 0 ? fdalloc(wf) : -1;
-  if (fd1 < 0 || copyout(p, fdarray, &fd0, sizeof(fd0)) < 0 ||
-      copyout(p, fdarray + sizeof(fd0), &fd1, sizeof(fd1)) < 0) {
-    if (fd0 >= 0) p->ofile[fd0] = nullptr;
-    if (fd1 >= 0) p->ofile[fd1] = nullptr;
+  Result<int> fd0 = fdalloc(rf), fd1 = Error::NoMemory;
+  if (fd0.ok()) fd1 = fdalloc(wf);
+  if (fd1.is_error() || copyout(p, fdarray, &fd0.value(), sizeof(int)) < 0 ||
+      copyout(p, fdarray + sizeof(int), &fd1.value(), sizeof(int)) < 0) {
+    if (fd0.ok()) p->ofile[fd0.value()] = nullptr;
+    if (fd1.ok()) p->ofile[fd1.value()] = nullptr;
     fileclose(rf);
     fileclose(wf);
     return ERR;
@@ -574,7 +535,7 @@ uint64 sys_munmap() {
   if (!user_range(addr, argaddr(1), &len)) return ERR;
   Proc *p = myproc();
   SleepGuard g(p->vm_lock);
-  return p->as.munmap(mm::VirtAddr(addr), len).ok() ? 0 : ERR;
+  return user_value(p->as.munmap(mm::VirtAddr(addr), len));
 }
 
 // int mprotect(void *addr, size_t len, int prot)
@@ -585,5 +546,5 @@ uint64 sys_mprotect() {
   if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) return ERR;
   Proc *p = myproc();
   SleepGuard g(p->vm_lock);
-  return p->as.mprotect(mm::VirtAddr(addr), len, mm_prot(prot)).ok() ? 0 : ERR;
+  return user_value(p->as.mprotect(mm::VirtAddr(addr), len, mm_prot(prot)));
 }
