@@ -3,6 +3,8 @@
 
 CPUS ?= 2
 MEM ?= 128
+# MiB of swap disk (0: none)
+SWAP ?= 256
 EXTRA_PROGS ?=
 
 TOOLPREFIX ?= riscv64-linux-gnu-
@@ -164,14 +166,25 @@ compile_commands.json: Makefile tools/compile-commands $(KERNEL_SRCS) $(ULIB_SRC
 .DEFAULT_GOAL := all
 
 # ---------------------------------------------------------------- running
+# The swap disk: a fresh sparse image of $(SWAP) MiB for every boot, in
+# virtio-mmio slot 1 (the file system's disk is in slot 0).
+SWAP_IMG := $(B)/swap.img
 QEMUOPTS = -machine virt -bios none -kernel $(B)/kernel.elf -m $(MEM)M -smp $(CPUS) -nographic \
   -global virtio-mmio.force-legacy=false \
   -drive file=$(FS_IMG),if=none,format=raw,id=x0 -device virtio-blk-device,drive=x0,bus=virtio-mmio-bus.0
+ifneq ($(strip $(SWAP)),0)
+QEMUOPTS += -drive file=$(SWAP_IMG),if=none,format=raw,id=swap \
+  -device virtio-blk-device,drive=swap,bus=virtio-mmio-bus.1
+endif
 
-qemu: all
+fresh-swap:
+	@rm -f $(SWAP_IMG)
+	@if [ "$(strip $(SWAP))" != 0 ]; then truncate -s $(strip $(SWAP))M $(SWAP_IMG); fi
+
+qemu: all fresh-swap
 	$(QEMU) $(QEMUOPTS)
 
-qemu-gdb: all
+qemu-gdb: all fresh-swap
 	@echo "*** Now run 'gdb-multiarch -x tools/gdbinit' in another window (port 26000)." 1>&2
 	$(QEMU) $(QEMUOPTS) -S -gdb tcp::26000
 
@@ -194,7 +207,7 @@ clean:
 format:
 	clang-format -i $$(find kernel tools tests -name '*.cpp' -o -name '*.h')
 
-.PHONY: qemu qemu-gdb test bench bench-wall clean format
+.PHONY: qemu qemu-gdb fresh-swap test bench bench-wall clean format
 
 # Header dependencies (-MMD) of everything compiled for the guest.
 -include $(KERNEL_OBJS:.o=.d) $(ULIB_OBJS:.o=.d) $(patsubst %,$(B)/%.d,$(UPROG_SRCS)) $(EXTRA_BINS:=.d)

@@ -18,6 +18,7 @@
 #include "mm/frame.h"
 #include "mm/object.h"
 #include "mm/reclaim.h"
+#include "mm/swap.h"
 #include "mm/page_table.h"
 #include "proc/proc.h"
 
@@ -43,19 +44,43 @@ void init_memory(uint64 dtb_pa) {
   mm::PageTable::set_kernel_root(mm::ptr_to_phys(&kernel_root_table));
 }
 
-// Boot arguments (QEMU -append), for testing: "testpanic=N" panics at tick N,
-// to check that a panic powers the machine off at once (tools/run-tests).
+// Whether the boot argument word[0..len) is `key` or `key=N`; if it has a
+// number, it goes into `value`.
+bool bootarg(const char *word, uint64 len, const char *key, uint64 &value) {
+  uint64 k = strlen(key);
+  if (len < k || strncmp(word, key, k) != 0 || (len > k && word[k] != '=')) return false;
+  if (len == k) return true;
+  uint64 n = 0;
+  for (uint64 i = k + 1; i < len; i++) {
+    if (word[i] < '0' || word[i] > '9') return false;
+    n = n * 10 + (word[i] - '0');
+  }
+  value = n;
+  return true;
+}
+
+// Boot arguments (QEMU -append), for testing (tools/run-tests):
+//   testpanic=N        panic at tick N, to check that a panic powers the
+//                      machine off at once;
+//   testswapdev[=N]    the swap disk's self-test, timing N pages (default 1024;
+//                      dev/swaptest.cpp).
 void parse_bootargs(uint64 dtb_pa) {
   const char *args = fdt_bootargs(mm::phys_to_ptr(mm::PhysAddr(dtb_pa)));
   if (args == nullptr) return;
-  const char key[] = "testpanic=";
-  for (const char *p = args; *p; p++) {
-    if ((p != args && p[-1] != ' ') || strncmp(p, key, sizeof key - 1) != 0) continue;
-    uint n = 0;
-    for (p += sizeof key - 1; *p >= '0' && *p <= '9'; p++) n = n * 10 + (*p - '0');
-    test_panic_tick = n;
-    kprintf("cowix: boot argument testpanic=%u: will panic at that tick\n", n);
-    if (*p == 0) break;
+  for (const char *p = args; *p;) {
+    while (*p == ' ') p++;
+    const char *word = p;
+    while (*p && *p != ' ') p++;
+    uint64 len = p - word, n = 0;
+    if (bootarg(word, len, "testpanic", n) && n > 0) {
+      test_panic_tick = n;
+      kprintf("cowix: boot argument testpanic=%lu: will panic at that tick\n", n);
+    }
+    n = test_swapdev_pages;
+    if (bootarg(word, len, "testswapdev", n)) {
+      test_swapdev = true;
+      test_swapdev_pages = n;
+    }
   }
 }
 
@@ -77,6 +102,7 @@ extern "C" [[noreturn]] void kmain(uint64 hartid, uint64 dtb_pa) {
     iinit();
     fileinit();
     virtio_disk_init();
+    if (mm::swap::init().is_error()) panic("swap: no memory for the slot counts");
     userinit();
     harts_up.fetch_add(1);
     started.store(true, std::memory_order_release);

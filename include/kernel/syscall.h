@@ -35,8 +35,10 @@
 #define SYS_vmmap 29    // int vmmap(int pid, struct vmmap*, int max): list mappings
 // Testing only: int faultinject(int what, int n). FAULT_FRAMES: the next n
 // frame allocations succeed, all later ones fail, until n = -1 again.
-// FAULT_DISK: the same for disk requests; returns how many requests failed
-// by injection since the previous FAULT_DISK call.
+// FAULT_DISK: the same for the file system disk's requests; returns how many
+// requests failed by injection since the previous FAULT_DISK call.
+// FAULT_SWAP: the same for the swap disk's requests (counted separately).
 #define SYS_faultinject 30
 #define FAULT_FRAMES 1
 #define FAULT_DISK 2
+#define FAULT_SWAP 4

@@ -1,7 +1,14 @@
-// Driver for the virtio block device, modern (version 2) virtio-mmio
+// Driver for virtio block devices, modern (version 2) virtio-mmio
 // transport, as QEMU's `virt` machine provides with
 // `-global virtio-mmio.force-legacy=false`. Facts from the virtio 1.x spec,
 // sections 2.7 (split virtqueues), 4.2 (MMIO transport) and 5.2 (block).
+//
+// QEMU `virt` has eight virtio-mmio slots (`-device ...,bus=virtio-mmio-bus.N`):
+// slot N's registers are at VIRTIO0 + N * 0x1000 and it interrupts on PLIC
+// IRQ VIRTIO0_IRQ + N. An empty slot reads DeviceId 0. cowix drives two
+// disks, each an instance of the class VirtioDisk below: the file system's
+// in slot 0, and the swap disk, the first block device in slots 1 to 7
+// (`make qemu` and tools/qemu-run put it in slot 1).
 //
 // The driver and the device share three rings in RAM, which the device reads
 // and writes by physical address (DMA):
@@ -27,6 +34,7 @@
 #include "lib/string.h"
 #include "mm/addr.h"
 #include "mm/frame.h"
+#include "mm/hal.h"
 #include "proc/proc.h"
 
 namespace {
@@ -54,6 +62,8 @@ constexpr uint64 QueueDriverLow = 0x090; // physical address of the available ri
 constexpr uint64 QueueDriverHigh = 0x094;
 constexpr uint64 QueueDeviceLow = 0x0a0; // physical address of the used ring
 constexpr uint64 QueueDeviceHigh = 0x0a4;
+constexpr uint64 Config = 0x100; // device-specific: for a block device, first
+                                 // the capacity in sectors (64 bits)
 } // namespace reg
 
 constexpr uint32 MAGIC = 0x74726976; // "virt", little-endian
@@ -66,15 +76,22 @@ constexpr uint32 Acknowledge = 1; // the guest has noticed the device
 constexpr uint32 Driver = 2;      // ... and knows how to drive it
 constexpr uint32 DriverOk = 4;    // the driver is ready: the device may run
 constexpr uint32 FeaturesOk = 8;  // feature negotiation is complete
+constexpr uint32 Failed = 128;    // the driver gave up on the device
 } // namespace status
 
 // VIRTIO_F_VERSION_1 (feature bit 32, i.e. bit 0 of feature word 1): the
 // driver follows the virtio 1.x rules (little-endian rings, ...). A modern
-// device requires it; the driver accepts no other feature, so none of the
-// optional behaviours (indirect descriptors, event index, read-only disk
-// checks, write-cache control, multiple queues) is in effect.
+// device requires it; the file system's disk accepts no other feature, so
+// none of the optional behaviours (indirect descriptors, event index,
+// read-only disk checks, write-cache control, multiple queues) is in effect.
 constexpr uint32 FEATURE_WORD_VERSION_1 = 1;
 constexpr uint32 FEATURE_VERSION_1 = 1u << 0;
+// VIRTIO_BLK_F_FLUSH (bit 9 of word 0): the device may cache writes, and the
+// driver would send flush requests to make them durable. A driver that does
+// not accept it gets write-through: QEMU then syncs the image file after
+// every write (~3 ms each on our hosts). The swap disk accepts it and never
+// flushes: its contents die with the machine.
+constexpr uint32 FEATURE_BLK_FLUSH = 1u << 9;
 
 // InterruptStatus bits: the used ring changed / the configuration changed.
 constexpr uint32 INTERRUPT_MASK = 0x3;
@@ -131,14 +148,15 @@ static_assert(sizeof(VirtqDesc) * NUM <= mm::PAGE_SIZE);
 static_assert(sizeof(VirtqAvail) <= mm::PAGE_SIZE);
 static_assert(sizeof(VirtqUsed) <= mm::PAGE_SIZE);
 
-volatile uint32 *regp(uint64 offset) { return platform::mmio<uint32>(platform::VIRTIO0 + offset); }
-uint32 read_reg(uint64 offset) { return *regp(offset); }
-void write_reg(uint64 offset, uint32 value) { *regp(offset) = value; }
+// A register of the device in virtio-mmio slot `slot`.
+volatile uint32 *slot_reg(int slot, uint64 offset) {
+  return platform::mmio<uint32>(platform::VIRTIO0 + slot * platform::VIRTIO_SLOT_SIZE + offset);
+}
 
-// Write a 64-bit physical address to a Low/High register pair.
-void write_reg64(uint64 low, uint64 high, mm::PhysAddr pa) {
-  write_reg(low, static_cast<uint32>(pa.value));
-  write_reg(high, static_cast<uint32>(pa.value >> 32));
+// Whether slot `slot` holds a modern virtio block device.
+bool block_device_at(int slot) {
+  return *slot_reg(slot, reg::MagicValue) == MAGIC && *slot_reg(slot, reg::Version) == MODERN_VERSION &&
+         *slot_reg(slot, reg::DeviceId) == BLOCK_DEVICE_ID;
 }
 
 // Full fence, including device I/O (RISC-V `fence iorw,iorw`): orders our
@@ -150,7 +168,15 @@ template <typename T> T read_shared(const T &x) { return *static_cast<const vola
 
 class VirtioDisk {
 public:
-  void init();
+  // write_cache: accept VIRTIO_BLK_F_FLUSH (above).
+  constexpr VirtioDisk(const char *name, bool write_cache) : lock_(name), write_cache_(write_cache) {}
+
+  // Set up the block device in virtio-mmio slot `slot` (boot hart, before
+  // any I/O). Returns nullptr, or why the device cannot be used.
+  const char *init(int slot);
+  bool attached() const { return slot_ >= 0; }
+  int slot() const { return slot_; }
+  uint64 sectors() const { return sectors_; } // capacity, 512-byte sectors
   Result<void> rw(Buf *b, bool write);
   Result<void> rw_raw(uint64 sector, void *data, uint32 len, bool write);
   void intr();
@@ -160,6 +186,15 @@ public:
   }
 
 private:
+  volatile uint32 *regp(uint64 offset) const { return slot_reg(slot_, offset); }
+  uint32 read_reg(uint64 offset) const { return *regp(offset); }
+  void write_reg(uint64 offset, uint32 value) const { *regp(offset) = value; }
+  // Write a 64-bit physical address to a Low/High register pair.
+  void write_reg64(uint64 low, uint64 high, mm::PhysAddr pa) const {
+    write_reg(low, static_cast<uint32>(pa.value));
+    write_reg(high, static_cast<uint32>(pa.value >> 32));
+  }
+
   bool inject_failure();
   uint8 transfer(uint64 sector, void *data, uint32 len, bool write);
   int alloc_desc();
@@ -167,7 +202,10 @@ private:
   void free_chain(uint32 i);
   bool alloc3(uint32 idx[3]);
 
-  Spinlock lock_{"virtio_disk"};
+  Spinlock lock_;
+  bool write_cache_;   // VIRTIO_BLK_F_FLUSH accepted
+  int slot_ = -1;      // virtio-mmio slot; -1: no device
+  uint64 sectors_ = 0; // capacity
 
   // The three rings, one zeroed kernel frame each.
   VirtqDesc *desc_ = nullptr;
@@ -192,11 +230,15 @@ private:
   std::atomic<long> injected_{0}; // failures injected since fail_after()
 };
 
-void VirtioDisk::init() {
-  if (read_reg(reg::MagicValue) != MAGIC || read_reg(reg::Version) != MODERN_VERSION ||
-      read_reg(reg::DeviceId) != BLOCK_DEVICE_ID)
-    panic("virtio_disk_init: no modern virtio block device at %p",
-          reinterpret_cast<void *>(platform::VIRTIO0));
+const char *VirtioDisk::init(int slot) {
+  if (!block_device_at(slot)) return "no modern virtio block device there";
+  slot_ = slot;
+  // Give the device up (status Failed, slot_ back to -1), saying why.
+  auto fail = [this](const char *why) {
+    write_reg(reg::Status, status::Failed);
+    slot_ = -1;
+    return why;
+  };
 
   // Device initialisation, in the order spec 3.1.1 requires.
   uint32 st = 0;
@@ -206,48 +248,56 @@ void VirtioDisk::init() {
   st |= status::Driver;
   write_reg(reg::Status, st);
 
-  // Feature negotiation: accept VERSION_1 only (see above).
+  // Feature negotiation: accept VERSION_1, and FLUSH if we want a write
+  // cache and the device offers it (see above).
   write_reg(reg::DeviceFeaturesSel, FEATURE_WORD_VERSION_1);
-  if (!(read_reg(reg::DeviceFeatures) & FEATURE_VERSION_1))
-    panic("virtio_disk_init: device does not offer VIRTIO_F_VERSION_1");
+  if (!(read_reg(reg::DeviceFeatures) & FEATURE_VERSION_1)) return fail("no VIRTIO_F_VERSION_1");
+  write_reg(reg::DeviceFeaturesSel, 0);
+  uint32 word0 = write_cache_ ? read_reg(reg::DeviceFeatures) & FEATURE_BLK_FLUSH : 0;
   write_reg(reg::DriverFeaturesSel, 0);
-  write_reg(reg::DriverFeatures, 0);
+  write_reg(reg::DriverFeatures, word0);
   write_reg(reg::DriverFeaturesSel, FEATURE_WORD_VERSION_1);
   write_reg(reg::DriverFeatures, FEATURE_VERSION_1);
   st |= status::FeaturesOk;
   write_reg(reg::Status, st);
   // The device clears FeaturesOk again if it cannot work with our choice.
-  if (!(read_reg(reg::Status) & status::FeaturesOk)) panic("virtio_disk_init: device rejected the features");
+  if (!(read_reg(reg::Status) & status::FeaturesOk)) return fail("the device rejected the features");
 
   // Set up queue 0, the block device's only request queue.
   write_reg(reg::QueueSel, 0);
-  if (read_reg(reg::QueueReady)) panic("virtio_disk_init: queue 0 already in use");
+  if (read_reg(reg::QueueReady)) return fail("queue 0 already in use");
   uint32 max = read_reg(reg::QueueNumMax);
-  if (max == 0) panic("virtio_disk_init: device has no queue 0");
-  if (max < NUM) panic("virtio_disk_init: queue 0 holds only %u descriptors", max);
+  if (max < NUM) return fail("queue 0 is missing or too small");
 
-  auto ring_page = [](const char *what) -> mm::PhysAddr {
+  // The three rings: one zeroed frame each (kept for good).
+  mm::PhysAddr ring[3];
+  for (int i = 0; i < 3; i++) {
     auto r = mm::frames.alloc_zeroed(mm::FrameKind::Kernel);
-    if (r.is_error()) panic("virtio_disk_init: no memory for the %s", what);
-    return r.value();
-  };
-  mm::PhysAddr desc_pa = ring_page("descriptor table");
-  mm::PhysAddr avail_pa = ring_page("available ring");
-  mm::PhysAddr used_pa = ring_page("used ring");
-  desc_ = mm::phys_to_ptr<VirtqDesc>(desc_pa);
-  avail_ = mm::phys_to_ptr<VirtqAvail>(avail_pa);
-  used_ = mm::phys_to_ptr<VirtqUsed>(used_pa);
+    if (r.is_error()) {
+      for (int j = 0; j < i; j++) mm::frames.unref(ring[j]);
+      return fail("no memory for the rings");
+    }
+    ring[i] = r.value();
+  }
+  desc_ = mm::phys_to_ptr<VirtqDesc>(ring[0]);
+  avail_ = mm::phys_to_ptr<VirtqAvail>(ring[1]);
+  used_ = mm::phys_to_ptr<VirtqUsed>(ring[2]);
 
   write_reg(reg::QueueNum, NUM);
-  write_reg64(reg::QueueDescLow, reg::QueueDescHigh, desc_pa);
-  write_reg64(reg::QueueDriverLow, reg::QueueDriverHigh, avail_pa);
-  write_reg64(reg::QueueDeviceLow, reg::QueueDeviceHigh, used_pa);
+  write_reg64(reg::QueueDescLow, reg::QueueDescHigh, ring[0]);
+  write_reg64(reg::QueueDriverLow, reg::QueueDriverHigh, ring[1]);
+  write_reg64(reg::QueueDeviceLow, reg::QueueDeviceHigh, ring[2]);
   write_reg(reg::QueueReady, 1);
 
   for (bool &f : free_) f = true;
 
+  // The capacity (virtio_blk_config.capacity, 64 bits little-endian) as two
+  // 32-bit reads: it never changes for our disks, so no generation check.
+  sectors_ = read_reg(reg::Config) | static_cast<uint64>(read_reg(reg::Config + 4)) << 32;
+
   st |= status::DriverOk;
   write_reg(reg::Status, st);
+  return nullptr;
 }
 
 int VirtioDisk::alloc_desc() {
@@ -364,8 +414,8 @@ Result<void> VirtioDisk::rw_raw(uint64 sector, void *data, uint32 len, bool writ
   uint8 st = transfer(sector, data, len, write);
   if (st != BLK_S_OK) {
     if (st != STATUS_INJECTED)
-      kprintf("virtio_disk: %s of %u bytes at sector %lu failed (status %u)\n", write ? "write" : "read", len,
-              sector, static_cast<uint>(st));
+      kprintf("%s: %s of %u bytes at sector %lu failed (status %u)\n", lock_.name(), write ? "write" : "read",
+              len, sector, static_cast<uint>(st));
     return Error::IO;
   }
   return {};
@@ -391,11 +441,31 @@ void VirtioDisk::intr() {
   }
 }
 
-VirtioDisk disk;
+// The file system's disk and the swap disk.
+VirtioDisk disk{"virtio_disk", false};
+VirtioDisk swap{"virtio_swap", true};
+
+constexpr uint64 SECTORS_PER_PAGE = mm::PAGE_SIZE / SECTOR_SIZE;
+uint64 swap_slots = 0; // pages of the swap disk: set at boot, then read-only
+std::atomic<uint64> swap_reads{0}, swap_writes{0};
 
 } // namespace
 
-void virtio_disk_init() { disk.init(); }
+void virtio_disk_init() {
+  if (const char *why = disk.init(0))
+    panic("virtio_disk_init: slot 0 (%p): %s", reinterpret_cast<void *>(platform::VIRTIO0), why);
+
+  // The swap disk: the first block device in the other slots.
+  for (int slot = 1; slot < platform::VIRTIO_SLOTS && !swap.attached(); slot++) {
+    if (!block_device_at(slot)) continue;
+    if (const char *why = swap.init(slot)) kprintf("swap: virtio%d unusable: %s\n", slot, why);
+  }
+  swap_slots = swap.sectors() / SECTORS_PER_PAGE;
+  if (swap.attached())
+    kprintf("swap: %lu MiB on virtio%d\n", swap_slots * mm::PAGE_SIZE >> 20, swap.slot());
+  else
+    kprintf("swap: none\n");
+}
 
 Result<void> virtio_disk_rw(Buf *b, bool write) { return disk.rw(b, write); }
 
@@ -405,4 +475,36 @@ Result<void> virtio_disk_rw_raw(uint64 sector, void *data, uint32 len, bool writ
   return disk.rw_raw(sector, data, len, write);
 }
 
-void virtio_disk_intr() { disk.intr(); }
+void virtio_disk_intr(int slot) {
+  if (slot == disk.slot())
+    disk.intr();
+  else if (slot == swap.slot())
+    swap.intr();
+  else
+    kprintf("virtio: unexpected interrupt from slot %d\n", slot);
+}
+
+long virtio_swap_fail_after(long n) { return swap.fail_after(n); }
+
+SwapCounts virtio_swap_counts() { return {swap_reads.load(), swap_writes.load()}; }
+
+// The memory core's view of the swap disk (mm/hal.h): one page per request.
+namespace mm::hal {
+
+uint64 swap_pages() { return swap_slots; }
+
+Result<void> swap_read(uint64 slot, PhysAddr page) {
+  if (slot >= swap_slots) return Error::Invalid;
+  TRY(swap.rw_raw(slot * SECTORS_PER_PAGE, phys_to_ptr(page), PAGE_SIZE, false));
+  swap_reads.fetch_add(1, std::memory_order_relaxed);
+  return {};
+}
+
+Result<void> swap_write(uint64 slot, PhysAddr page) {
+  if (slot >= swap_slots) return Error::Invalid;
+  TRY(swap.rw_raw(slot * SECTORS_PER_PAGE, phys_to_ptr(page), PAGE_SIZE, true));
+  swap_writes.fetch_add(1, std::memory_order_relaxed);
+  return {};
+}
+
+} // namespace mm::hal

@@ -1,8 +1,11 @@
 // The hardware interface of the memory-management core: the only things
 // kernel/mm needs from the machine beyond plain memory. The kernel implements
-// them with sfence.vma (arch/riscv/cpu.cpp); host tests count the calls.
+// them with sfence.vma (arch/riscv/cpu.cpp) and the swap disk's driver
+// (dev/virtio_blk.cpp); host tests count the flushes and fake the swap disk
+// (tests/host/fake_hal.cpp).
 #pragma once
 
+#include "lib/result.h"
 #include "lib/spinlock.h"
 #include "mm/addr.h"
 
@@ -33,5 +36,19 @@ void for_each_address_space(AddressSpaceVisitor fn, void *arg);
 // condition: a wake-up may be spurious. Host tests yield instead.
 void sleep(void *chan, Spinlock &lk);
 void wake(void *chan);
+
+// The swap disk: a block device of swap_pages() slots of one page each,
+// numbered from 0. Each call is one 4 KiB request (8 sectors) and sleeps until
+// the device has finished: call it from process context with no spinlock held;
+// any number of processes may call at once (they queue for the device). The
+// frame must stay allocated until the call returns.
+// Slots on the swap disk; 0 if the machine has none (then every read and write
+// fails with Invalid).
+uint64 swap_pages();
+// Read slot `slot` into the frame `page` / write the frame to the slot.
+// Errors: Invalid (slot >= swap_pages()), IO (the device reported a failure,
+// or faultinject(FAULT_SWAP, n) injected one). Never panics.
+Result<void> swap_read(uint64 slot, PhysAddr page);
+Result<void> swap_write(uint64 slot, PhysAddr page);
 
 } // namespace mm::hal

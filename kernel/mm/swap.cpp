@@ -6,6 +6,7 @@
 #include "lib/print.h"
 #include "lib/spinlock.h"
 #include "mm/frame.h"
+#include "mm/hal.h"
 #include "mm/stats.h"
 
 namespace mm::swap {
@@ -20,7 +21,6 @@ constexpr uint64 MAX_CHUNKS = 1024; // 4 GiB of swap
 std::atomic<uint32> *chunks[MAX_CHUNKS];
 uint64 nslots = 0;
 std::atomic<uint64> nfree{0};
-Device *disk = nullptr;
 
 Spinlock slot_lock{"swap-slots"};
 uint64 cursor = 0; // slot_lock: where the next search for a free slot starts
@@ -45,12 +45,12 @@ public:
   bool lock_io() override { return false; }
   void unlock_io() override {}
   Result<void> read_page(uint64 slot, void *page) override {
-    TRY(disk->read(slot, page));
+    TRY(hal::swap_read(slot, ptr_to_phys(page)));
     Counters::bump(counters.swap_ins);
     return {};
   }
   Result<void> write_page(uint64 slot, const void *page) override {
-    TRY(disk->write(slot, page));
+    TRY(hal::swap_write(slot, ptr_to_phys(page)));
     Counters::bump(counters.swap_outs);
     return {};
   }
@@ -86,14 +86,13 @@ void settle(uint64 s) { cache.remove_page(s, PhysAddr(), 1); }
 
 } // namespace
 
-Result<void> init(Device *dev) {
-  disk = nullptr;
+Result<void> init() {
   nslots = 0;
   nfree.store(0);
   cursor = 0;
   cache.init(&pager);
-  if (!dev) return {};
-  uint64 slots = dev->pages();
+  uint64 slots = hal::swap_pages();
+  if (slots == 0) return {};
   if (slots > MAX_CHUNKS * SLOTS_PER_CHUNK) slots = MAX_CHUNKS * SLOTS_PER_CHUNK;
   uint64 n = (slots + SLOTS_PER_CHUNK - 1) / SLOTS_PER_CHUNK;
   for (uint64 i = 0; i < n; i++) {
@@ -104,7 +103,6 @@ Result<void> init(Device *dev) {
     }
     chunks[i] = phys_to_ptr<std::atomic<uint32>>(pa.value());
   }
-  disk = dev;
   nslots = slots;
   nfree.store(slots);
   return {};
@@ -113,7 +111,6 @@ Result<void> init(Device *dev) {
 bool enabled() { return nslots > 0; }
 uint64 total_slots() { return nslots; }
 uint64 free_slots() { return nfree.load(std::memory_order_relaxed); }
-Device *device() { return disk; }
 VmObject &object() { return cache; }
 
 bool is_cache_page(PhysAddr page) {

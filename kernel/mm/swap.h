@@ -37,22 +37,10 @@
 
 namespace mm::swap {
 
-// The swap disk, as the core sees it (the kernel's virtio disk, or a host
-// test's fake). One call moves one page; both may sleep.
-class Device {
-public:
-  virtual uint64 pages() = 0;
-  virtual Result<void> read(uint64 slot, void *page) = 0;
-  virtual Result<void> write(uint64 slot, const void *page) = 0;
-
-protected:
-  ~Device() = default;
-};
-
-// Use `dev` (nullptr: no swap) for swap from now on, with every slot free.
-// The slot counts take frames (4 bytes a slot). Call after page_cache::init,
-// with no page in swap (host tests call it again per test).
-Result<void> init(Device *dev);
+// Use the swap disk (hal::swap_pages(); none: no swap) from now on, with
+// every slot free. The slot counts take frames (4 bytes a slot). Call after
+// page_cache::init, with no page in swap (host tests call it per test).
+Result<void> init();
 bool enabled();
 uint64 total_slots();
 uint64 free_slots();
@@ -89,8 +77,5 @@ void mapped(uint64 slot, PhysAddr page);
 // free lists (false: mapped again meanwhile, or the write failed: it stays
 // in the cache). The caller's hold is released either way. May sleep.
 bool write_out(PhysAddr page);
-
-// Counters for the disk, and raw access for tests and benchmarks.
-Device *device();
 
 } // namespace mm::swap

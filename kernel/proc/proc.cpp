@@ -8,6 +8,7 @@
 
 #include "arch/riscv/csr.h"
 #include "arch/riscv/trap.h"
+#include "dev/virtio_blk.h"
 #include "fs/file.h"
 #include "fs/fs.h"
 #include "fs/log.h"
@@ -111,6 +112,7 @@ void forkret_entry() {
     // I/O), so the first one does it and then becomes init.
     first = false;
     fsinit(ROOTDEV);
+    if (test_swapdev) swapdev_selftest(test_swapdev_pages);
     Proc *p = myproc();
     auto root = namei("/");
     if (root.is_error()) panic("fsinit: no root directory: %s", error_name(root.error()));

@@ -205,18 +205,22 @@ uint64 sys_shutdown() {
 // faultinject(what, n), for tests of the kernel's failure paths. With
 // FAULT_FRAMES the next n frame allocations succeed and every one after them
 // fails, until faultinject(FAULT_FRAMES, -1). FAULT_DISK does the same for
-// disk requests (reads and writes, buffer cache and page I/O alike), and
-// returns how many requests it failed since the previous FAULT_DISK call.
+// the file system disk's requests (reads and writes, buffer cache and page
+// I/O alike), and returns how many requests it failed since the previous
+// FAULT_DISK call; FAULT_SWAP the same for the swap disk's requests.
 // Returns 0 (FAULT_FRAMES), or -1 if `what` is not supported.
 uint64 sys_faultinject() {
   constexpr int FAULT_FRAMES = 1; // include/kernel/syscall.h
   constexpr int FAULT_DISK = 2;
+  constexpr int FAULT_SWAP = 4;
   int what = argint(0);
   int n = argint(1);
   if (what == FAULT_FRAMES)
     mm::frames.fail_after(n < 0 ? -1 : n);
   else if (what == FAULT_DISK)
     return static_cast<uint64>(virtio_disk_fail_after(n < 0 ? -1 : n));
+  else if (what == FAULT_SWAP)
+    return static_cast<uint64>(virtio_swap_fail_after(n < 0 ? -1 : n));
   else
     return FAIL;
   return 0;

@@ -1,9 +1,9 @@
 // What the host fakes of the kernel's hardware interface expose to tests.
 //
 // The memory-management core talks to the machine only through lib/cpu.h
-// (hart id, interrupt nesting), mm/hal.h (TLB flushes) and lib/print.h
-// (console, panic). On the host these are fake_*.cpp; the counters below let
-// tests check what the core asked the "hardware" to do.
+// (hart id, interrupt nesting), mm/hal.h (TLB flushes, the swap disk) and lib/print.h (console, panic). On the host these are
+// fake_*.cpp; the counters below let tests check what the core asked the
+// "hardware" to do.
 #pragma once
 
 #include <atomic>
@@ -20,7 +20,19 @@ namespace hostfake {
 extern std::atomic<uint64_t> flush_page_calls;
 extern std::atomic<uint64_t> flush_all_calls;
 extern std::atomic<uint64_t> shootdown_calls; // mm::hal::shootdown
+// Zero every counter here, and take the swap disk away (MmTest::SetUp).
 void reset_counters();
+
+// The swap disk behind mm::hal::swap_pages/swap_read/swap_write: none until
+// swap_attach(pages) gives the fake one of that many zeroed pages in host
+// memory (0: none again). Out-of-range slots fail with Invalid, as in the
+// kernel. swap_fail_after(n): the next n requests go through, every later
+// one fails with IO, until swap_fail_after(-1) (faultinject(FAULT_SWAP, n)).
+// swap_reads / swap_writes: successful requests since reset_counters().
+void swap_attach(uint64_t pages);
+void swap_fail_after(long n);
+extern std::atomic<uint64_t> swap_reads;
+extern std::atomic<uint64_t> swap_writes;
 
 // mm::hal::for_each_address_space visits the address spaces registered
 // here, each under its lock (a try-lock: a busy one is skipped). A test

@@ -142,9 +142,9 @@ protected:
     mm::frames.init(PhysAddr(kPhysBase), PhysAddr(kPhysBase + kArenaSize));
     mm::page_cache::init(); // the zero frame: before the start count
     mm::PageTable::set_kernel_root(PhysAddr());
-    ASSERT_TRUE(mm::swap::init(nullptr).ok()); // no swap unless a test attaches a disk
+    hostfake::reset_counters(); // (and no swap disk unless a test attaches one)
+    ASSERT_TRUE(mm::swap::init().ok());
     mm::reclaim::init();
-    hostfake::reset_counters();
     start_free_ = mm::frames.free_count();
   }
 

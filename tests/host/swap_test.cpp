@@ -1,7 +1,6 @@
 // Swap slots, the swap cache, the reverse map and reclaim, with a fake disk.
 #include <set>
 
-#include "fake_swap.h"
 #include "mm/rmap.h"
 #include "mm_fixture.h"
 #include "team.h"
@@ -19,13 +18,15 @@ protected:
 
   void SetUp() override {
     MmTest::SetUp();
-    ASSERT_TRUE(swap::init(&disk_).ok());
+    hostfake::swap_attach(kSlots);
+    ASSERT_TRUE(swap::init().ok());
     start_free_ = frames.free_count(); // the slot counts' frames stay
   }
   void TearDown() override {
     MmTest::TearDown();
     EXPECT_EQ(swap::free_slots(), kSlots) << "swap slots leaked";
-    EXPECT_TRUE(swap::init(nullptr).ok());
+    hostfake::swap_attach(0);
+    EXPECT_TRUE(swap::init().ok());
   }
 
   // The distinct entries that map `pa`, as the reverse map finds them.
@@ -74,7 +75,9 @@ protected:
   // Everything reclaim can take: frames back to the free lists.
   static uint64 reclaim_all() { return mm::reclaim::run(frames.total()); }
 
-  FakeSwapDisk disk_{kSlots};
+  // The fake disk's requests so far.
+  static long reads() { return static_cast<long>(hostfake::swap_reads.load()); }
+  static long writes() { return static_cast<long>(hostfake::swap_writes.load()); }
 };
 
 TEST_F(Swap, SlotsCountEntriesAndTheCache) {
@@ -98,7 +101,7 @@ TEST_F(Swap, SlotsCountEntriesAndTheCache) {
   EXPECT_FALSE(swap::write_out(pa));
   EXPECT_EQ(frames.kind(pa), FrameKind::Anon);
   EXPECT_EQ(swap::free_slots(), kSlots);
-  EXPECT_EQ(disk_.writes(), 0);
+  EXPECT_EQ(writes(), 0);
 }
 
 TEST_F(Swap, ReverseMapFindsEveryEntryOnceThroughSharedTables) {
@@ -143,7 +146,7 @@ TEST_F(Swap, AFamilyGoesOutOnceAndComesBackShared) {
   EXPECT_GE(freed, kPages);
   EXPECT_GE(frames.free_count(), free_before + kPages);
   for (AddressSpace *as : fam) EXPECT_EQ(swapped(*as, lo, hi), kPages);
-  long writes = disk_.writes();
+  long writes = writes();
   EXPECT_GE(writes, static_cast<long>(kPages));
   EXPECT_EQ(audit_live(), 0u);
   EXPECT_EQ(hostfake::shootdown_calls.load() > 0, true);
@@ -158,7 +161,7 @@ TEST_F(Swap, AFamilyGoesOutOnceAndComesBackShared) {
       EXPECT_EQ(page, first) << "one frame for the whole family";
     }
   }
-  EXPECT_EQ(disk_.reads(), static_cast<long>(kPages)) << "one read per slot";
+  EXPECT_EQ(reads(), static_cast<long>(kPages)) << "one read per slot";
   EXPECT_GE(mm::counters.swap_cache_hits.load(), 3 * kPages);
   // Nobody names the slots any more: the pages are anonymous again, and
   // the slots free (text, data and stack are still out).
@@ -171,7 +174,7 @@ TEST_F(Swap, AFamilyGoesOutOnceAndComesBackShared) {
   EXPECT_TRUE(err.empty());
   EXPECT_TRUE(frame_has(load(*fam[2], lo), 777));
   for (int i : {0, 1, 3}) EXPECT_TRUE(frame_has(load(*fam[i], lo), lo));
-  EXPECT_EQ(disk_.writes(), writes);
+  EXPECT_EQ(writes(), writes);
 }
 
 // Swap entries survive fork (both modes), munmap, sbrk shrink and exit
@@ -217,19 +220,20 @@ TEST_F(Swap, TheLastUserWritesInPlace) {
 TEST_F(Swap, DiskErrorsFailOneFaultOrKeepThePage) {
   AddressSpace &as = new_as();
   build_standard(as, 4);
-  disk_.fail_write(-1);
+  hostfake::swap_fail_after(0); // every request fails
   reclaim_all();
-  EXPECT_EQ(disk_.writes(), 0);
+  EXPECT_EQ(writes(), 0);
   EXPECT_EQ(audit_live(), 0u);
   for (uint64 i = 0; i < 4; i++) {
     uint64 va = layout::heap + i * PAGE_SIZE;
     EXPECT_TRUE(frame_has(load(as, va), va)) << "kept in the swap cache";
   }
-  disk_.fail_write(0);
+  hostfake::swap_fail_after(-1);
   reclaim_all();
   ASSERT_TRUE(pte_of(as, layout::heap)->is_swap());
-  disk_.fail_read(1);
+  hostfake::swap_fail_after(0);
   auto r = as.handle_fault(VirtAddr(layout::heap), mm::Access::Read);
+  hostfake::swap_fail_after(-1);
   ASSERT_TRUE(r.is_error());
   EXPECT_EQ(r.error(), Error::IO);
   EXPECT_TRUE(pte_of(as, layout::heap)->is_swap());
@@ -261,7 +265,7 @@ TEST_F(Swap, ConcurrentFaultsOnOneSlotReadItOnce) {
   for (int round = 0; round < kRounds; round++) {
     auto fam = family(3, 4);
     reclaim_all();
-    long reads = disk_.reads();
+    long reads = reads();
     Team team;
     team.run(4, [&](int t, std::vector<std::string> &err) {
       for (uint64 i = 0; i < 4; i++) {
@@ -271,7 +275,7 @@ TEST_F(Swap, ConcurrentFaultsOnOneSlotReadItOnce) {
         if (pa.is_error() || !frame_has(mm::phys_to_ptr(pa.value().page_base()), va)) err.push_back("bad page");
       }
     });
-    EXPECT_EQ(disk_.reads() - reads, 4) << "round " << round;
+    EXPECT_EQ(reads() - reads, 4) << "round " << round;
     EXPECT_EQ(audit_live(), 0u);
     destroy_all();
   }

@@ -16,16 +16,24 @@ constexpr uint64 CLAIM = PLIC + 0x200004;     // 0x1000 per context
 
 uint64 s_context() { return 2 * riscv::hart_id() + 1; }
 
+// The UART and every virtio-mmio slot (an empty slot never interrupts).
+constexpr uint32 irq_mask() {
+  uint32 m = 1u << platform::UART0_IRQ;
+  for (int s = 0; s < platform::VIRTIO_SLOTS; s++) m |= 1u << (platform::VIRTIO0_IRQ + s);
+  return m;
+}
+
 } // namespace
 
 void plic_init() {
   *platform::mmio<uint32>(PRIORITY + platform::UART0_IRQ * 4) = 1;
-  *platform::mmio<uint32>(PRIORITY + platform::VIRTIO0_IRQ * 4) = 1;
+  for (int s = 0; s < platform::VIRTIO_SLOTS; s++)
+    *platform::mmio<uint32>(PRIORITY + (platform::VIRTIO0_IRQ + s) * 4) = 1;
 }
 
 void plic_init_hart() {
   uint64 ctx = s_context();
-  *platform::mmio<uint32>(ENABLE + ctx * 0x80) = (1u << platform::UART0_IRQ) | (1u << platform::VIRTIO0_IRQ);
+  *platform::mmio<uint32>(ENABLE + ctx * 0x80) = irq_mask();
   *platform::mmio<uint32>(THRESHOLD + ctx * 0x1000) = 0;
 }
 

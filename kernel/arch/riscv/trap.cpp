@@ -59,8 +59,8 @@ Interrupt device_interrupt(uint64 scause) {
     int irq = plic_claim();
     if (irq == platform::UART0_IRQ)
       uart_intr();
-    else if (irq == platform::VIRTIO0_IRQ)
-      virtio_disk_intr();
+    else if (irq >= platform::VIRTIO0_IRQ && irq < platform::VIRTIO0_IRQ + platform::VIRTIO_SLOTS)
+      virtio_disk_intr(irq - platform::VIRTIO0_IRQ);
     else if (irq)
       kprintf("unexpected interrupt irq=%d\n", irq);
     if (irq) plic_complete(irq);
