@@ -385,14 +385,38 @@ bool killed(Proc *p) { return std::atomic_ref<bool>(p->killed).load(std::memory_
 
 int grow_proc(long n, bool lazy, uint64 *old_break) {
   Proc *p = myproc();
-  // Short of frames, reclaim (with the lock let go) and try again: eager
-  // growth fails only when neither memory nor swap has room.
-  auto r = mm::reclaim::retrying([&] {
-    SleepGuard g(p->vm_lock);
-    return p->as.resize_heap(n, lazy ? mm::AddressSpace::Growth::Lazy : mm::AddressSpace::Growth::Eager);
-  });
-  if (r.is_error()) return -1;
-  *old_break = r.value();
+  auto resize = [&](long by) {
+    // Short of frames, reclaim (with the lock let go) and try again.
+    return mm::reclaim::retrying([&] {
+      SleepGuard g(p->vm_lock);
+      return p->as.resize_heap(by, lazy ? mm::AddressSpace::Growth::Lazy : mm::AddressSpace::Growth::Eager);
+    });
+  };
+  if (lazy || n <= 0) {
+    auto r = resize(n);
+    if (r.is_error()) return -1;
+    *old_break = r.value();
+    return 0;
+  }
+  // Eager growth goes a step at a time, letting the lock go in between, so
+  // that reclaim may send this process's own earlier pages to swap: a heap
+  // larger than memory can grow as long as swap has room. If a step finds
+  // no memory even so, the whole growth is undone: sbrk fails as a unit.
+  constexpr long STEP = 256 * mm::PAGE_SIZE;
+  long done = 0;
+  uint64 first = 0;
+  while (done < n) {
+    long step = n - done < STEP ? n - done : STEP;
+    auto r = resize(step);
+    if (r.is_error()) {
+      if (done > 0) (void)resize(-done);
+      return -1;
+    }
+    if (done == 0) first = r.value();
+    done += step;
+    if (killed(p)) break; // (the rest is of no use to a dying process)
+  }
+  *old_break = first;
   return 0;
 }
 
