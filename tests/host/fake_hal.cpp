@@ -1,5 +1,5 @@
-// Host fake of mm/hal.h: there is no TLB, so count the flushes; the swap
-// disk is an array in host memory.
+// Host fake of mm/hal.h: there is no TLB, so count the flushes and
+// shootdowns; the swap disk is an array in host memory.
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -38,12 +38,14 @@ Result<void> swap_io(uint64 slot, mm::PhysAddr page, bool write) {
 namespace hostfake {
 std::atomic<uint64_t> flush_page_calls{0};
 std::atomic<uint64_t> flush_all_calls{0};
+std::atomic<uint64_t> shootdown_calls{0};
 std::atomic<uint64_t> swap_reads{0};
 std::atomic<uint64_t> swap_writes{0};
 
 void reset_counters() {
   flush_page_calls.store(0);
   flush_all_calls.store(0);
+  shootdown_calls.store(0);
   swap_reads.store(0);
   swap_writes.store(0);
   swap_attach(0);
@@ -64,6 +66,7 @@ void swap_fail_after(long n) {
 namespace mm::hal {
 void flush_page(VirtAddr) { hostfake::flush_page_calls.fetch_add(1, std::memory_order_relaxed); }
 void flush_all() { hostfake::flush_all_calls.fetch_add(1, std::memory_order_relaxed); }
+void shootdown() { hostfake::shootdown_calls.fetch_add(1, std::memory_order_relaxed); }
 
 uint64 swap_pages() {
   std::lock_guard<std::mutex> g(fake_swap.lock);

@@ -1,7 +1,8 @@
 // What the host fakes of the kernel's hardware interface expose to tests.
 //
 // The memory-management core talks to the machine only through lib/cpu.h
-// (hart id, interrupt nesting), mm/hal.h (TLB flushes, the swap disk) and lib/print.h (console, panic). On the host these are
+// (hart id, interrupt nesting), mm/hal.h (TLB flushes and shootdowns, the
+// swap disk) and lib/print.h (console, panic). On the host these are
 // fake_*.cpp; the counters below let tests check what the core asked the
 // "hardware" to do.
 #pragma once
@@ -11,9 +12,11 @@
 
 namespace hostfake {
 
-// mm::hal::flush_page / flush_all calls since the last reset_counters().
+// mm::hal::flush_page / flush_all / shootdown calls since the last
+// reset_counters().
 extern std::atomic<uint64_t> flush_page_calls;
 extern std::atomic<uint64_t> flush_all_calls;
+extern std::atomic<uint64_t> shootdown_calls;
 // Zero every counter here, and take the swap disk away (MmTest::SetUp).
 void reset_counters();
 
