@@ -166,10 +166,12 @@ compile_commands.json: Makefile tools/compile-commands $(KERNEL_SRCS) $(ULIB_SRC
 .DEFAULT_GOAL := all
 
 # ---------------------------------------------------------------- running
+# aclint=on: the ACLINT's supervisor software interrupts, which TLB
+# shootdowns between harts use (kernel/arch/riscv/shootdown.cpp).
 # The swap disk: a fresh sparse image of $(SWAP) MiB for every boot, in
 # virtio-mmio slot 1 (the file system's disk is in slot 0).
 SWAP_IMG := $(B)/swap.img
-QEMUOPTS = -machine virt -bios none -kernel $(B)/kernel.elf -m $(MEM)M -smp $(CPUS) -nographic \
+QEMUOPTS = -machine virt,aclint=on -bios none -kernel $(B)/kernel.elf -m $(MEM)M -smp $(CPUS) -nographic \
   -global virtio-mmio.force-legacy=false \
   -drive file=$(FS_IMG),if=none,format=raw,id=x0 -device virtio-blk-device,drive=x0,bus=virtio-mmio-bus.0
 ifneq ($(strip $(SWAP)),0)

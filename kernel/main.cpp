@@ -7,6 +7,7 @@
 #include "arch/riscv/fdt.h"
 #include "arch/riscv/plic.h"
 #include "arch/riscv/platform.h"
+#include "arch/riscv/shootdown.h"
 #include "arch/riscv/trap.h"
 #include "dev/console.h"
 #include "dev/virtio_blk.h"
@@ -63,7 +64,9 @@ bool bootarg(const char *word, uint64 len, const char *key, uint64 &value) {
 //   testpanic=N        panic at tick N, to check that a panic powers the
 //                      machine off at once;
 //   testswapdev[=N]    the swap disk's self-test, timing N pages (default 1024;
-//                      dev/swaptest.cpp).
+//                      dev/swaptest.cpp);
+//   testshootdown[=N]  the TLB shootdown self-test, N shootdowns per hart
+//                      (default 1000; arch/riscv/shootdown.cpp).
 void parse_bootargs(uint64 dtb_pa) {
   const char *args = fdt_bootargs(mm::phys_to_ptr(mm::PhysAddr(dtb_pa)));
   if (args == nullptr) return;
@@ -81,6 +84,8 @@ void parse_bootargs(uint64 dtb_pa) {
       test_swapdev = true;
       test_swapdev_pages = n;
     }
+    n = 1000;
+    if (bootarg(word, len, "testshootdown", n)) test_shootdown_rounds = n > 0 ? n : 1;
   }
 }
 
@@ -104,6 +109,8 @@ extern "C" [[noreturn]] void kmain(uint64 hartid, uint64 dtb_pa) {
     virtio_disk_init();
     if (mm::swap::init().is_error()) panic("swap: no memory for the slot counts");
     userinit();
+    shootdown_init(mm::phys_to_ptr(mm::PhysAddr(dtb_pa)));
+    shootdown_init_hart();
     harts_up.fetch_add(1);
     started.store(true, std::memory_order_release);
   } else {
@@ -111,7 +118,9 @@ extern "C" [[noreturn]] void kmain(uint64 hartid, uint64 dtb_pa) {
     }
     trap_init_hart();
     plic_init_hart();
+    shootdown_init_hart();
     harts_up.fetch_add(1);
   }
+  if (test_shootdown_rounds) shootdown_selftest(test_shootdown_rounds);
   scheduler();
 }

@@ -1,8 +1,8 @@
 // The hardware interface of the memory-management core: the only things
 // kernel/mm needs from the machine beyond plain memory. The kernel implements
-// them with sfence.vma (arch/riscv/cpu.cpp) and the swap disk's driver
-// (dev/virtio_blk.cpp); host tests count the flushes and fake the swap disk
-// (tests/host/fake_hal.cpp).
+// them with sfence.vma (arch/riscv/cpu.cpp), supervisor software interrupts
+// (arch/riscv/shootdown.cpp) and the swap disk's driver (dev/virtio_blk.cpp);
+// host tests count the flushes and fake the swap disk (tests/host/fake_hal.cpp).
 #pragma once
 
 #include "lib/result.h"
@@ -20,8 +20,14 @@ namespace mm::hal {
 void flush_page(VirtAddr va);
 // Many PTEs changed (fork write-protects the whole parent): drop them all.
 void flush_all();
-// PTEs of address spaces that may be live on other harts changed (reclaim):
-// every other hart drops its cached translations before this returns.
+// A PTE of an address space that may be loaded on another hart changed:
+// make every other online hart execute `sfence.vma zero, zero`, and return
+// only when each has done so, after the caller's earlier stores (the PTE
+// changes) were visible to it. Does not flush this hart's TLB: call
+// flush_page or flush_all for that. Any context: interrupts on or off,
+// spinlocks held or not (a hart waiting here, or spinning on a lock, serves
+// the requests sent to it meanwhile, so two harts that shoot each other down
+// at once do not deadlock). With one hart online it does nothing.
 void shootdown();
 
 // The reverse map's way to every address space that may map a page:

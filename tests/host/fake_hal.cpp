@@ -1,5 +1,6 @@
-// Host fake of mm/hal.h: there is no TLB, so count the flushes; the swap
-// disk is an array in host memory.
+// Host fake of mm/hal.h: there is no TLB, so count the flushes and
+// shootdowns; the swap disk is an array in host memory; the address spaces
+// the reverse map visits are registered by the tests.
 #include <algorithm>
 #include <cstring>
 #include <mutex>

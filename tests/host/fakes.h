@@ -16,10 +16,11 @@ class AddressSpace;
 
 namespace hostfake {
 
-// mm::hal::flush_page / flush_all calls since the last reset_counters().
+// mm::hal::flush_page / flush_all / shootdown calls since the last
+// reset_counters().
 extern std::atomic<uint64_t> flush_page_calls;
 extern std::atomic<uint64_t> flush_all_calls;
-extern std::atomic<uint64_t> shootdown_calls; // mm::hal::shootdown
+extern std::atomic<uint64_t> shootdown_calls;
 // Zero every counter here, and take the swap disk away (MmTest::SetUp).
 void reset_counters();
 

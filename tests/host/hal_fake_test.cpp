@@ -1,4 +1,4 @@
-// The host fake of mm/hal.h's swap disk (fake_hal.cpp): it
+// The host fake of mm/hal.h's swap disk and shootdown (fake_hal.cpp): it
 // behaves as the kernel's (dev/virtio_blk.cpp), which tests of the swap
 // core rely on.
 #include "mm_fixture.h"
@@ -56,6 +56,12 @@ TEST_F(HalFake, InjectedSwapFailuresNeverReachTheDisk) {
   EXPECT_TRUE(mm::hal::swap_read(1, page).ok());
   EXPECT_TRUE(frame_has(mm::phys_to_ptr(page), 1));
   frames.unref(page);
+}
+
+TEST_F(HalFake, ShootdownsAreCounted) {
+  mm::hal::shootdown();
+  mm::hal::shootdown();
+  EXPECT_EQ(hostfake::shootdown_calls.load(), 2u);
 }
 
 } // namespace

@@ -22,8 +22,8 @@ PROMPT = b"$ "
 class Console:
     def __init__(self, kernel, image):
         self.proc = subprocess.Popen(
-            ["qemu-system-riscv64", "-machine", "virt", "-bios", "none", "-kernel", kernel, "-m", "128M",
-             "-smp", "2", "-nographic", "-global", "virtio-mmio.force-legacy=false",
+            ["qemu-system-riscv64", "-machine", "virt,aclint=on", "-bios", "none", "-kernel", kernel,
+             "-m", "128M", "-smp", "2", "-nographic", "-global", "virtio-mmio.force-legacy=false",
              "-drive", f"file={image},if=none,format=raw,id=x0",
              "-device", "virtio-blk-device,drive=x0,bus=virtio-mmio-bus.0"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -1,6 +1,7 @@
 // Per-hart primitives (lib/cpu.h) and the memory core's hardware interface
 // (mm/hal.h) for RISC-V.
 #include "arch/riscv/csr.h"
+#include "arch/riscv/shootdown.h"
 #include "arch/riscv/trap.h"
 #include "lib/cpu.h"
 #include "lib/print.h"
@@ -35,8 +36,13 @@ void pop_off() {
 // ~2^31 instructions before the lock holder gets its turn (the kernel looked
 // hung at boot with 2 harts). Re-arming the timer bounds a turn to 1 ms; the
 // cost is one timer interrupt postponed by 1 ms while spinning.
+// Nor can it take a shootdown's software interrupt: it serves the request
+// here instead, so that the hart waiting for it (perhaps holding the lock
+// we spin on) goes on (arch/riscv/shootdown.cpp).
 void spin_hint() {
-  if (csr_read(sip) & riscv::SIP_STIP) set_next_timer();
+  uint64 pending = csr_read(sip);
+  if (pending & riscv::SIP_STIP) set_next_timer();
+  if (pending & riscv::SIP_SSIP) shootdown_serve();
 }
 
 } // namespace cpu

@@ -30,10 +30,12 @@ constexpr uint64 SIE_STIE = 1UL << 5; // timer
 constexpr uint64 SIE_SEIE = 1UL << 9; // external (PLIC)
 
 // sip: pending interrupts
+constexpr uint64 SIP_SSIP = 1UL << 1; // software (writable: the kernel clears it)
 constexpr uint64 SIP_STIP = 1UL << 5; // timer
 
 // scause values
 constexpr uint64 SCAUSE_INTERRUPT = 1UL << 63;
+constexpr uint64 IRQ_S_SOFT = 1;
 constexpr uint64 IRQ_S_TIMER = 5;
 constexpr uint64 IRQ_S_EXTERNAL = 9;
 constexpr uint64 EXC_INSTR_MISALIGNED = 0;

@@ -104,3 +104,72 @@ const char *fdt_bootargs(const void *fdt) {
     }
   }
 }
+
+int fdt_cpu_count(const void *fdt) {
+  auto *base = static_cast<const uint8 *>(fdt);
+  if (be32(base) != FDT_MAGIC) return 0;
+  const uint8 *structs = base + be32(base + 8);
+
+  int count = 0;
+  for (uint64 off = 0;;) {
+    uint32 token = be32(structs + off);
+    off += 4;
+    switch (token) {
+    case FDT_BEGIN_NODE: {
+      const char *name = reinterpret_cast<const char *>(structs + off);
+      if (strncmp(name, "cpu@", 4) == 0) count++; // (cpu-map's nodes are clusterN, coreN)
+      off = align4(off + strlen(name) + 1);
+      break;
+    }
+    case FDT_END_NODE: break;
+    case FDT_PROP: off = align4(off + 8 + be32(structs + off)); break;
+    case FDT_NOP: break;
+    case FDT_END: return count;
+    default: return 0;
+    }
+  }
+}
+
+uint64 fdt_device_address(const void *fdt, const char *compat) {
+  auto *base = static_cast<const uint8 *>(fdt);
+  if (be32(base) != FDT_MAGIC) return 0;
+  const uint8 *structs = base + be32(base + 8);
+  const char *strings = reinterpret_cast<const char *>(base + be32(base + 12));
+  uint64 want = strlen(compat) + 1;
+
+  // A node's properties come before its children: they end at the next
+  // BEGIN_NODE or END_NODE, where we decide about the node.
+  bool matches = false;
+  uint64 reg = 0;
+  for (uint64 off = 0;;) {
+    uint32 token = be32(structs + off);
+    off += 4;
+    switch (token) {
+    case FDT_BEGIN_NODE:
+    case FDT_END_NODE:
+      if (matches && reg != 0) return reg;
+      matches = false;
+      reg = 0;
+      if (token == FDT_BEGIN_NODE)
+        off = align4(off + strlen(reinterpret_cast<const char *>(structs + off)) + 1);
+      break;
+    case FDT_PROP: {
+      uint32 len = be32(structs + off);
+      const char *name = strings + be32(structs + off + 4);
+      const char *value = reinterpret_cast<const char *>(structs + off + 8);
+      // QEMU virt: #address-cells = 2 everywhere, so reg starts with a 64-bit address.
+      if (strncmp(name, "reg", 4) == 0 && len >= 8) reg = be64(value);
+      if (strncmp(name, "compatible", 11) == 0) {
+        // A list of NUL-terminated strings.
+        for (uint64 i = 0; i < len; i += strlen(value + i) + 1)
+          if (len - i >= want && strncmp(value + i, compat, want) == 0) matches = true;
+      }
+      off = align4(off + 8 + len);
+      break;
+    }
+    case FDT_NOP: break;
+    case FDT_END:
+    default: return 0;
+    }
+  }
+}

@@ -1,5 +1,5 @@
-// Just enough of a flattened device tree reader to learn the size of RAM and
-// the boot arguments.
+// Just enough of a flattened device tree reader to learn the size of RAM,
+// the boot arguments, the number of harts and where a device is.
 #pragma once
 
 #include "lib/types.h"
@@ -9,3 +9,10 @@ uint64 fdt_memory_end(const void *fdt);
 
 // The /chosen node's bootargs string (QEMU -append), or nullptr if none.
 const char *fdt_bootargs(const void *fdt);
+
+// Number of /cpus/cpu@N nodes (harts), or 0 if the tree is unreadable.
+int fdt_cpu_count(const void *fdt);
+
+// The address (first cell pair of `reg`) of the first node whose
+// `compatible` list holds `compat`, or 0 if there is none.
+uint64 fdt_device_address(const void *fdt, const char *compat);

@@ -5,6 +5,7 @@
 #include "arch/riscv/csr.h"
 #include "arch/riscv/plic.h"
 #include "arch/riscv/platform.h"
+#include "arch/riscv/shootdown.h"
 #include "dev/uart.h"
 #include "dev/virtio_blk.h"
 #include "kernel/param.h"
@@ -64,6 +65,10 @@ Interrupt device_interrupt(uint64 scause) {
     else if (irq)
       kprintf("unexpected interrupt irq=%d\n", irq);
     if (irq) plic_complete(irq);
+    return Interrupt::Device;
+  }
+  if (scause == (riscv::SCAUSE_INTERRUPT | riscv::IRQ_S_SOFT)) {
+    shootdown_serve(); // another hart changed PTEs: flush our TLB
     return Interrupt::Device;
   }
   if (scause == (riscv::SCAUSE_INTERRUPT | riscv::IRQ_S_TIMER)) {
