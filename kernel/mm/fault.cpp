@@ -46,7 +46,8 @@ Result<uint64> AddressSpace::resolve_fault(VirtAddr va, Access access, uint64 ru
 // The core fault path (resolve_fault). Inlined into handle_fault, where
 // run = 1 folds the run handling away: a fault with no policy costs no call
 // and no test more than the page alone needs.
-[[gnu::always_inline]] inline Result<uint64> AddressSpace::fault_path(VirtAddr va, Access access, uint64 run) {
+[[gnu::always_inline]] inline Result<uint64> AddressSpace::fault_path(VirtAddr va, Access access,
+                                                                      uint64 run) {
   if (!va.is_user()) return Error::BadAddress;
   Mapping *m = maps_.find(va);
   if (!m) return Error::BadAddress; // unmapped, the guard page, beyond the break
