@@ -140,6 +140,7 @@ public:
   void swap(AddressSpace &other);
 
 private:
+  Result<uint64> fault_path(VirtAddr va, Access access, uint64 run); // resolve_fault's body
   Result<void> fault_in(Mapping &m, VirtAddr page, Access access);
   Result<void> swap_in(Mapping &m, VirtAddr page, uint64 slot, Access access);
   Result<void> map_zeroed(uint64 start, uint64 end, uint32 prot);

@@ -36,11 +36,19 @@ uint64 readonly_flags(const Mapping &m) {
 // The one entry: the policy the latest fork chose, if any, or the core alone.
 Result<void> AddressSpace::handle_fault(VirtAddr va, Access access) {
   if (copy_ahead_.enabled()) return copy_ahead_.handle_fault(*this, va, access);
-  TRY(resolve_fault(va, access));
+  TRY(fault_path(va, access, 1));
   return {};
 }
 
 Result<uint64> AddressSpace::resolve_fault(VirtAddr va, Access access, uint64 run) {
+  return fault_path(va, access, run);
+}
+
+// The core fault path (resolve_fault). Inlined into handle_fault, where
+// run = 1 folds the run handling away: a fault with no policy costs no call
+// and no test more than the page alone needs.
+[[gnu::always_inline]] inline Result<uint64> AddressSpace::fault_path(VirtAddr va, Access access,
+                                                                      uint64 run) {
   if (!va.is_user()) return Error::BadAddress;
   Mapping *m = maps_.find(va);
   if (!m) return Error::BadAddress; // unmapped, the guard page, beyond the break
