@@ -50,7 +50,9 @@ bool candidate(Frame &f) {
   FrameKind kind = f.kind.load(std::memory_order_relaxed);
   uint64 count = f.count.load(std::memory_order_relaxed);
   uint32 flags = f.flags.load(std::memory_order_relaxed);
-  if (kind == FrameKind::Anon) return swap::enabled() && (count & MAPS_MASK) != 0;
+  // (Anonymous pages need a free slot: with swap full, looking at them only
+  // costs reverse-map walks.)
+  if (kind == FrameKind::Anon) return swap::free_slots() > 0 && (count & MAPS_MASK) != 0;
   if (kind != FrameKind::File || (flags & page_flag::Busy) || !(flags & page_flag::Cached)) return false;
   if (f.object.load(std::memory_order_relaxed) == &swap::object()) return true;
   return (count & MAPS_MASK) != 0;
@@ -210,10 +212,13 @@ uint64 run(uint64 want) {
   return freed;
 }
 
-void balance() {
+bool balance() {
   uint64 free = frames.free_count();
-  if (free >= low) return;
+  if (free >= low) return true;
   run(high - free);
+  return !exhausted();
 }
+
+bool exhausted() { return swap::free_slots() == 0 && frames.free_count() < high; }
 
 } // namespace mm::reclaim

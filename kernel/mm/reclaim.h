@@ -47,7 +47,14 @@ public:
 
 // At a point where the caller holds no lock: if free frames are below the
 // low watermark, reclaim up to the high one. Cheap when memory is plenty.
-void balance();
+// Returns false when memory is exhausted (see below) even after reclaim.
+bool balance();
+
+// Swap has no free slot (or there is none) and free frames are below the
+// high watermark: what reclaim can still free is file pages, which their
+// users fault straight back in. A process that keeps faulting in this state
+// is thrashing on its last pages: the caller's cue for the OOM killer.
+bool exhausted();
 
 // Run op() (which returns a Result, holds no lock between calls and leaves
 // nothing behind when it fails) until it succeeds, fails for another reason

@@ -21,6 +21,7 @@
 #include "mm/frame.h"
 #include "mm/hal.h"
 #include "mm/reclaim.h"
+#include "mm/swap.h"
 #include "mm/stats.h"
 #include "mm/uaccess.h"
 
@@ -177,6 +178,7 @@ int fork() {
   Proc *np = allocproc();
   if (!np) return -1;
   np->lock.unlock(); // Used: nobody else takes the slot or runs it
+  np->oom_stalls = 0;
   if (!init_as(np)) return -1;
 
   // Both address spaces are locked, in proc-table order (see vm_lock).
@@ -520,7 +522,7 @@ bool alive(int pid) {
 } // namespace
 
 bool out_of_memory(Proc *me) {
-  if (mm::reclaim::run(mm::reclaim::high_watermark()) > 0) return true;
+  if (!mm::reclaim::exhausted() && mm::reclaim::run(mm::reclaim::high_watermark()) > 0) return true;
   {
     // A victim is still on its way out: wait for its memory instead of
     // killing another.

@@ -73,6 +73,7 @@ struct Proc {
   // they touch user memory, exec drops its inode lock before it builds the
   // new address space, and no spinlock is held while taking vm_lock.
   Sleeplock vm_lock{"vm"};
+  int oom_stalls = 0; // consecutive faults that found memory exhausted (trap.cpp)
   mm::AddressSpace as;
   mm::AddressSpace exec_as; // the image exec is building, until it commits
 };

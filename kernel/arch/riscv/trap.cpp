@@ -88,6 +88,10 @@ Interrupt device_interrupt(uint64 scause) {
   return Interrupt::None;
 }
 
+// Consecutive faults of one process that found memory and swap exhausted
+// before it is taken for out of memory (see mm/reclaim.h).
+constexpr int OOM_STALLS = 32;
+
 const char *access_name(mm::Access a) {
   return a == mm::Access::Write ? "store" : a == mm::Access::Exec ? "instruction" : "load";
 }
@@ -100,8 +104,12 @@ void user_page_fault(Proc *p, uint64 va, mm::Access access) {
   riscv::intr_on();
   Result<void> r;
   for (;;) {
-    mm::reclaim::balance(); // keep free frames above the low watermark (may sleep)
-    {
+    // Keep free frames above the low watermark (may sleep). Faults that
+    // find memory exhausted time after time are thrashing: out of memory.
+    p->oom_stalls = mm::reclaim::balance() ? 0 : p->oom_stalls + 1;
+    if (p->oom_stalls > OOM_STALLS) {
+      r = Error::NoMemory;
+    } else {
       SleepGuard g(p->vm_lock);
       r = p->as.handle_fault(mm::VirtAddr(va), access);
     }
