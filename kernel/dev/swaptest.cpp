@@ -44,9 +44,12 @@ int check_swap_disk(mm::PhysAddr page) {
     }
   };
   uint64 n = swap_pages();
-  check(failed_with(swap_read(n, page), Error::Invalid), "a read past the last slot did not fail with Invalid");
-  check(failed_with(swap_write(n, page), Error::Invalid), "a write past the last slot did not fail with Invalid");
-  check(failed_with(swap_read(~0UL, page), Error::Invalid), "a read of slot 2^64-1 did not fail with Invalid");
+  check(failed_with(swap_read(n, page), Error::Invalid),
+        "a read past the last slot did not fail with Invalid");
+  check(failed_with(swap_write(n, page), Error::Invalid),
+        "a write past the last slot did not fail with Invalid");
+  check(failed_with(swap_read(~0UL, page), Error::Invalid),
+        "a read of slot 2^64-1 did not fail with Invalid");
   if (n == 0) return bad;
 
   // Distinct patterns into four slots (the last one among them), read back.

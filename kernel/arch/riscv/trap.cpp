@@ -56,6 +56,7 @@ enum class Interrupt { None, Timer, Device };
 
 // Handle an interrupt if scause says it is one.
 Interrupt device_interrupt(uint64 scause) {
+  if (!(scause & riscv::SCAUSE_INTERRUPT)) return Interrupt::None; // an exception (a page fault: be quick)
   if (scause == (riscv::SCAUSE_INTERRUPT | riscv::IRQ_S_EXTERNAL)) {
     int irq = plic_claim();
     if (irq == platform::UART0_IRQ)
