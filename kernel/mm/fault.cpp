@@ -85,7 +85,11 @@ Result<uint64> AddressSpace::resolve_fault(VirtAddr va, Access access, uint64 ru
     }
     return resolve_cow_fault(page, pte, run);
   }
-  // The PTE already allows it: a stale translation on this hart.
+  // The PTE already allows it: a stale translation on this hart, or (on a
+  // machine whose page walker faults instead of setting A and D) a clear
+  // referenced bit, which reclaim clears (reclaim.h): set it, atomically.
+  uint64 ad = pte::Accessed | (access == Access::Write ? pte::Dirty : 0);
+  if (!pte->has(ad)) __atomic_fetch_or(&pte->raw, ad, __ATOMIC_RELAXED);
   hal::flush_page(page);
   return 0;
 }

@@ -191,9 +191,11 @@ uint64 high_watermark() { return high; }
 uint64 run(uint64 want) {
   uint64 freed = page_cache::reclaim(want);
   if (freed >= want) return freed;
+  uint64 free_before = frames.free_count();
   Gate gate;
-  // Someone else may have reclaimed while we waited at the gate.
-  if (frames.free_count() >= want + low) return freed;
+  // Another reclaim may have run while we waited at the gate: what it freed
+  // is ours to use too.
+  if (frames.free_count() >= free_before + (want - freed)) return want;
   uint64 total = frames.total(), scanned = 0;
   // Two turns of the clock at most: the first may only clear A bits.
   while (freed < want && scanned < 2 * total) {

@@ -177,6 +177,32 @@ TEST_F(Swap, AFamilyGoesOutOnceAndComesBackShared) {
   EXPECT_EQ(writes(), writes);
 }
 
+// The clock gives referenced pages a second chance: with both sets aged,
+// then the hot set touched again (its A bits set, as the hardware would),
+// reclaim takes cold pages and leaves every hot one where it is.
+TEST_F(Swap, TheClockSparesPagesInUse) {
+  constexpr uint64 kHot = 32, kCold = 96;
+  AddressSpace &as = new_as();
+  build_standard(as, kHot + kCold);
+  const uint64 hot = layout::heap, cold = layout::heap + kHot * PAGE_SIZE;
+  // Age everything once: one full turn of the clock clears every A bit.
+  // (Reclaim wants little here, so it stops after the first evictions.)
+  for (auto &[va, p] : leaves(as)) pte_of(as, va)->raw &= ~mm::pte::Accessed;
+  for (uint64 i = 0; i < kHot; i++) pte_of(as, hot + i * PAGE_SIZE)->raw |= mm::pte::Accessed;
+  uint64 freed = mm::reclaim::run(16);
+  EXPECT_GE(freed, 16u);
+  EXPECT_EQ(swapped(as, hot, cold), 0u) << "a hot page went to swap";
+  EXPECT_GE(swapped(as, cold, cold + kCold * PAGE_SIZE), 16u);
+  // The hot pages' bits were cleared on the way: untouched since, they go
+  // next once the cold ones are gone.
+  reclaim_all();
+  EXPECT_EQ(swapped(as, hot, cold), kHot);
+  for (uint64 i = 0; i < kHot + kCold; i++) {
+    uint64 va = hot + i * PAGE_SIZE;
+    EXPECT_TRUE(frame_has(load(as, va), va));
+  }
+}
+
 // Swap entries survive fork (both modes), munmap, sbrk shrink and exit
 // without leaking a slot (the fixture checks slots and frames at the end).
 TEST_F(Swap, EntriesAreForkedAndReleased) {
