@@ -197,10 +197,15 @@ uint64 run(uint64 want) {
   // is ours to use too.
   if (frames.free_count() >= free_before + (want - freed)) return want;
   uint64 total = frames.total(), scanned = 0;
-  // Two turns of the clock at most: the first may only clear A bits.
-  while (freed < want && scanned < 2 * total) {
+  // One turn of the clock: a page referenced since the hand last passed
+  // keeps its frame (its bit is cleared; the next turn decides). Only when
+  // a whole turn freed nothing (every page was in use) does a second turn
+  // take pages whose bits this one cleared: otherwise a hot page could lose
+  // its bit and its frame in one call, before its user could touch it again.
+  auto more = [&] { return scanned < total || (freed == 0 && scanned < 2 * total); };
+  while (freed < want && more()) {
     Batch b;
-    while (b.n < BATCH && scanned < 2 * total) {
+    while (b.n < BATCH && more()) {
       uint64 i = hand.fetch_add(1, std::memory_order_relaxed) % total;
       scanned++;
       if (candidate(frames.record(frames.frame_at(i)))) b.pages[b.n++] = frames.frame_at(i);

@@ -146,8 +146,8 @@ TEST_F(Swap, AFamilyGoesOutOnceAndComesBackShared) {
   EXPECT_GE(freed, kPages);
   EXPECT_GE(frames.free_count(), free_before + kPages);
   for (AddressSpace *as : fam) EXPECT_EQ(swapped(*as, lo, hi), kPages);
-  long writes = writes();
-  EXPECT_GE(writes, static_cast<long>(kPages));
+  long written = writes();
+  EXPECT_GE(written, static_cast<long>(kPages));
   EXPECT_EQ(audit_live(), 0u);
   EXPECT_EQ(hostfake::shootdown_calls.load() > 0, true);
 
@@ -174,7 +174,7 @@ TEST_F(Swap, AFamilyGoesOutOnceAndComesBackShared) {
   EXPECT_TRUE(err.empty());
   EXPECT_TRUE(frame_has(load(*fam[2], lo), 777));
   for (int i : {0, 1, 3}) EXPECT_TRUE(frame_has(load(*fam[i], lo), lo));
-  EXPECT_EQ(writes(), writes);
+  EXPECT_EQ(writes(), written);
 }
 
 // The clock gives referenced pages a second chance: with both sets aged,
@@ -291,7 +291,7 @@ TEST_F(Swap, ConcurrentFaultsOnOneSlotReadItOnce) {
   for (int round = 0; round < kRounds; round++) {
     auto fam = family(3, 4);
     reclaim_all();
-    long reads = reads();
+    long read_before = reads();
     Team team;
     team.run(4, [&](int t, std::vector<std::string> &err) {
       for (uint64 i = 0; i < 4; i++) {
@@ -301,7 +301,7 @@ TEST_F(Swap, ConcurrentFaultsOnOneSlotReadItOnce) {
         if (pa.is_error() || !frame_has(mm::phys_to_ptr(pa.value().page_base()), va)) err.push_back("bad page");
       }
     });
-    EXPECT_EQ(reads() - reads, 4) << "round " << round;
+    EXPECT_EQ(reads() - read_before, 4) << "round " << round;
     EXPECT_EQ(audit_live(), 0u);
     destroy_all();
   }
