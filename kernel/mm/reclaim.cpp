@@ -162,9 +162,23 @@ uint64 write_out(Batch &b) {
 
 uint64 evict(Batch &b) {
   age(b);
-  bool any = false;
-  for (uint64 i = 0; i < b.n; i++) any |= !b.referenced[i];
-  if (!any) return 0;
+  bool any = false, aged = false;
+  for (uint64 i = 0; i < b.n; i++) {
+    any |= !b.referenced[i];
+    aged |= b.referenced[i];
+  }
+  // A hart that still caches a translation whose A bit we cleared would
+  // use the page without setting the bit again, and the page would look
+  // cold when the hand comes back (QEMU's TLB holds thousands of entries):
+  // every hart forgets the translations first. (Done below anyway when
+  // pages are taken.)
+  if (!any) {
+    if (aged) {
+      hal::shootdown();
+      hal::flush_all();
+    }
+    return 0;
+  }
   unmap(b);
   // No hart may go on using a translation of a page we are about to write
   // (a store after the write would be lost) or free.
