@@ -20,6 +20,8 @@ namespace {
 constexpr uint64 BATCH = 32;
 
 uint64 low = 0, high = 0;
+constexpr uint32 BACKOFF = 64;
+std::atomic<uint32> backoff{0}; // balance() calls to skip (see there)
 std::atomic<uint64> hand{0}; // the clock's hand: next frame to look at
 
 // One reclaim at a time: a second would only fight the first for the same
@@ -67,6 +69,7 @@ struct Batch {
   bool skip[BATCH] = {};      // cannot go: no swap left, no backing store
   VmObject *object[BATCH] = {}; // a file page's object, referenced by us
   uint64 index[BATCH] = {};
+  bool aged = false; // some A bit was cleared (and no shootdown followed)
 };
 
 // Phase 1: test and clear the referenced bits.
@@ -167,23 +170,14 @@ uint64 evict(Batch &b) {
     any |= !b.referenced[i];
     aged |= b.referenced[i];
   }
-  // A hart that still caches a translation whose A bit we cleared would
-  // use the page without setting the bit again, and the page would look
-  // cold when the hand comes back (QEMU's TLB holds thousands of entries):
-  // every hart forgets the translations first. (Done below anyway when
-  // pages are taken.)
-  if (!any) {
-    if (aged) {
-      hal::shootdown();
-      hal::flush_all();
-    }
-    return 0;
-  }
+  b.aged = aged;
+  if (!any) return 0;
   unmap(b);
   // No hart may go on using a translation of a page we are about to write
   // (a store after the write would be lost) or free.
   hal::shootdown();
   hal::flush_all();
+  b.aged = false;
   return write_out(b);
 }
 
@@ -217,6 +211,7 @@ uint64 run(uint64 want) {
   // take pages whose bits this one cleared: otherwise a hot page could lose
   // its bit and its frame in one call, before its user could touch it again.
   auto more = [&] { return scanned < total || (freed == 0 && scanned < 2 * total); };
+  bool unflushed = false;
   while (freed < want && more()) {
     Batch b;
     while (b.n < BATCH && more()) {
@@ -226,8 +221,18 @@ uint64 run(uint64 want) {
     }
     if (b.n == 0) break;
     uint64 got = evict(b);
+    unflushed = b.aged || (unflushed && got == 0);
     freed += got;
     Counters::bump(counters.reclaim_freed, got);
+  }
+  // A hart that still caches a translation whose A bit was cleared would
+  // use the page without setting the bit again, and the page would look
+  // cold when the hand comes back (QEMU's TLB holds thousands of entries):
+  // every hart forgets them, once per call. (An eviction's shootdown, which
+  // follows the aging of its own batch, covers the batches before it.)
+  if (unflushed) {
+    hal::shootdown();
+    hal::flush_all();
   }
   Counters::bump(counters.reclaim_scans, scanned);
   return freed;
@@ -236,8 +241,17 @@ uint64 run(uint64 want) {
 bool balance() {
   uint64 free = frames.free_count();
   if (free >= low) return true;
-  run(high - free);
-  return !exhausted();
+  // Memory exhausted and the last try freed nothing: a turn of the clock
+  // costs a walk of every frame and a shootdown, and every fault of every
+  // process would pay it. Try again only every BACKOFF-th time.
+  if (exhausted() && backoff.load(std::memory_order_relaxed) > 0) {
+    backoff.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  uint64 got = run(high - free);
+  bool ok = !exhausted();
+  backoff.store(!ok && got == 0 ? BACKOFF : 0, std::memory_order_relaxed);
+  return ok;
 }
 
 bool exhausted() { return swap::free_slots() == 0 && frames.free_count() < high; }
