@@ -254,6 +254,8 @@ bool balance() {
   return ok;
 }
 
+bool short_of_frames() { return frames.free_count() < high; }
+
 bool exhausted() { return swap::free_slots() == 0 && frames.free_count() < high; }
 
 } // namespace mm::reclaim

@@ -56,6 +56,11 @@ bool balance();
 // is thrashing on its last pages: the caller's cue for the OOM killer.
 bool exhausted();
 
+// Free frames are below the high watermark: an allocation that failed may
+// succeed after reclaim. (Above it, the failure had another cause, such as
+// faultinject, and reclaiming would only evict pages for nothing.)
+bool short_of_frames();
+
 // Run op() (which returns a Result, holds no lock between calls and leaves
 // nothing behind when it fails) until it succeeds, fails for another reason
 // than memory, or reclaim can free nothing more: then its NoMemory stands.
@@ -64,7 +69,7 @@ template <typename Op> auto retrying(Op &&op) -> decltype(op()) {
   for (;;) {
     auto r = op();
     if (r.ok() || r.error() != Error::NoMemory) return r;
-    if (run(high_watermark()) == 0) return r;
+    if (!short_of_frames() || run(high_watermark()) == 0) return r;
   }
 }
 

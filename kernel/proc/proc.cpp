@@ -522,7 +522,11 @@ bool alive(int pid) {
 } // namespace
 
 bool out_of_memory(Proc *me) {
-  if (!mm::reclaim::exhausted() && mm::reclaim::run(mm::reclaim::high_watermark()) > 0) return true;
+  // Memory is not exhausted (frames are free, or swap has room): reclaim,
+  // and try again if it freed anything. If not, this allocation failed for
+  // another reason (faultinject, a burst) and only the faulting process
+  // pays, as it always did: nobody else is killed for it.
+  if (!mm::reclaim::exhausted()) return mm::reclaim::short_of_frames() && mm::reclaim::run(mm::reclaim::high_watermark()) > 0;
   {
     // A victim is still on its way out: wait for its memory instead of
     // killing another.

@@ -99,9 +99,9 @@ void setkilled(Proc *p);
 bool killed(Proc *p);
 int grow_proc(long n, bool lazy, uint64 *old_break);
 // A page fault of `me` found no frame even after reclaim's balance: reclaim
-// harder; if nothing comes back (memory and swap are full), kill the process
-// with the largest footprint, with a one-line message. Returns whether the
-// fault should be tried again (false: `me` itself is the one to die).
+// harder; if memory and swap are exhausted, kill the process with the
+// largest footprint, with a one-line message. Returns whether the fault
+// should be tried again (false: `me` itself is the one to die).
 bool out_of_memory(Proc *me);
 void procdump();
 uint64 count_free_procs(); // slots in state Unused (memstat)
