@@ -254,7 +254,9 @@ bool balance() {
   return ok;
 }
 
-bool short_of_frames() { return frames.free_count() < high; }
+// (A sixteenth of memory: an eager sbrk step, 256 pages, may fail with a
+// few hundred frames still free.)
+bool short_of_frames() { return frames.free_count() < high + frames.total() / 16; }
 
 bool exhausted() { return swap::free_slots() == 0 && frames.free_count() < high; }
 

@@ -56,9 +56,10 @@ bool balance();
 // is thrashing on its last pages: the caller's cue for the OOM killer.
 bool exhausted();
 
-// Free frames are below the high watermark: an allocation that failed may
-// succeed after reclaim. (Above it, the failure had another cause, such as
-// faultinject, and reclaiming would only evict pages for nothing.)
+// Free frames are few (below the high watermark plus a sixteenth of
+// memory): an allocation that failed may succeed after reclaim. (With more
+// free, the failure had another cause, such as faultinject, and reclaiming
+// would only evict pages for nothing.)
 bool short_of_frames();
 
 // Run op() (which returns a Result, holds no lock between calls and leaves

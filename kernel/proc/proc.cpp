@@ -522,6 +522,9 @@ bool alive(int pid) {
 } // namespace
 
 bool out_of_memory(Proc *me) {
+  // Without a swap disk the faulting process dies, as before swap existed:
+  // with nothing to page out, the one that asked is as good a choice as any.
+  if (!mm::swap::enabled()) return mm::reclaim::short_of_frames() && mm::reclaim::run(mm::reclaim::high_watermark()) > 0;
   // Memory is not exhausted (frames are free, or swap has room): reclaim,
   // and try again if it freed anything. If not, this allocation failed for
   // another reason (faultinject, a burst) and only the faulting process

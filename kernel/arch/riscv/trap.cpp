@@ -13,6 +13,7 @@
 #include "lib/print.h"
 #include "mm/address_space.h"
 #include "mm/reclaim.h"
+#include "mm/swap.h"
 #include "proc/proc.h"
 #include "sys/syscall.h"
 
@@ -107,7 +108,7 @@ void user_page_fault(Proc *p, uint64 va, mm::Access access) {
   for (;;) {
     // Keep free frames above the low watermark (may sleep). Faults that
     // find memory exhausted time after time are thrashing: out of memory.
-    p->oom_stalls = mm::reclaim::balance() ? 0 : p->oom_stalls + 1;
+    p->oom_stalls = mm::reclaim::balance() || !mm::swap::enabled() ? 0 : p->oom_stalls + 1;
     if (p->oom_stalls > OOM_STALLS) {
       r = Error::NoMemory;
     } else {
