@@ -23,6 +23,7 @@
 
 #include "lib/result.h"
 #include "lib/types.h"
+#include "mm/swap.h"
 
 namespace mm::reclaim {
 
@@ -66,11 +67,14 @@ bool short_of_frames();
 // nothing behind when it fails) until it succeeds, fails for another reason
 // than memory, or reclaim can free nothing more: then its NoMemory stands.
 // For what may fail without killing anyone: sbrk, fork, exec.
+// At most RETRIES rounds: what reclaim frees may be taken again by others
+// (their text pages, faulted straight back in) before op gets it.
+constexpr int RETRIES = 8;
 template <typename Op> auto retrying(Op &&op) -> decltype(op()) {
-  for (;;) {
+  for (int round = 0;; round++) {
     auto r = op();
-    if (r.ok() || r.error() != Error::NoMemory) return r;
-    if (!short_of_frames() || run(high_watermark()) == 0) return r;
+    if (r.ok() || r.error() != Error::NoMemory || round == RETRIES) return r;
+    if (!swap::enabled() || !short_of_frames() || run(high_watermark()) == 0) return r;
   }
 }
 

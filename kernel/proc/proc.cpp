@@ -394,7 +394,7 @@ int grow_proc(long n, bool lazy, uint64 *old_break) {
       return p->as.resize_heap(by, lazy ? mm::AddressSpace::Growth::Lazy : mm::AddressSpace::Growth::Eager);
     });
   };
-  if (lazy || n <= 0) {
+  if (lazy || n <= 0 || !mm::swap::enabled()) {
     auto r = resize(n);
     if (r.is_error()) return -1;
     *old_break = r.value();
@@ -524,7 +524,7 @@ bool alive(int pid) {
 bool out_of_memory(Proc *me) {
   // Without a swap disk the faulting process dies, as before swap existed:
   // with nothing to page out, the one that asked is as good a choice as any.
-  if (!mm::swap::enabled()) return mm::reclaim::short_of_frames() && mm::reclaim::run(mm::reclaim::high_watermark()) > 0;
+  if (!mm::swap::enabled()) return false;
   // Memory is not exhausted (frames are free, or swap has room): reclaim,
   // and try again if it freed anything. If not, this allocation failed for
   // another reason (faultinject, a burst) and only the faulting process

@@ -93,6 +93,8 @@ Interrupt device_interrupt(uint64 scause) {
 // Consecutive faults of one process that found memory and swap exhausted
 // before it is taken for out of memory (see mm/reclaim.h).
 constexpr int OOM_STALLS = 32;
+// Reclaim rounds one fault may wait for before it fails for lack of memory.
+constexpr int OOM_ROUNDS = 64;
 
 const char *access_name(mm::Access a) {
   return a == mm::Access::Write ? "store" : a == mm::Access::Exec ? "instruction" : "load";
@@ -105,7 +107,7 @@ void user_page_fault(Proc *p, uint64 va, mm::Access access) {
   // interrupts back on, as for a system call.
   riscv::intr_on();
   Result<void> r;
-  for (;;) {
+  for (int round = 0;; round++) {
     // Keep free frames above the low watermark (may sleep). Faults that
     // find memory exhausted time after time are thrashing: out of memory.
     p->oom_stalls = mm::reclaim::balance() || !mm::swap::enabled() ? 0 : p->oom_stalls + 1;
@@ -115,7 +117,8 @@ void user_page_fault(Proc *p, uint64 va, mm::Access access) {
       SleepGuard g(p->vm_lock);
       r = p->as.handle_fault(mm::VirtAddr(va), access);
     }
-    if (r.ok() || r.error() != Error::NoMemory || killed(p) || !out_of_memory(p)) break;
+    // (Bounded: what reclaim frees, others may take first, again and again.)
+    if (r.ok() || r.error() != Error::NoMemory || killed(p) || round == OOM_ROUNDS || !out_of_memory(p)) break;
   }
   if (r.ok()) return;
   if (r.error() == Error::NoMemory && killed(p)) return; // the OOM killer said why
