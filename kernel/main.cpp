@@ -5,6 +5,7 @@
 
 #include "arch/riscv/csr.h"
 #include "arch/riscv/fdt.h"
+#include "arch/riscv/kernel_map.h"
 #include "arch/riscv/plic.h"
 #include "arch/riscv/platform.h"
 #include "arch/riscv/shootdown.h"
@@ -27,14 +28,18 @@ extern "C" char kernel_end[];
 extern "C" void (*__init_array_start[])();
 extern "C" void (*__init_array_end[])();
 extern "C" char kernel_root_table[];
+extern "C" char boot_stacks[]; // entry.S: NCPU times a guard page and a 16 KiB stack
 
 namespace {
 
 std::atomic<bool> started{false};
 std::atomic<int> harts_up{0};
+constexpr uint64 BOOT_STACK_SLOT = mm::PAGE_SIZE + 16384; // entry.S
 
 void init_memory(uint64 dtb_pa) {
   mm::direct_map_base = KERNEL_DIRECT_MAP;
+  kmap::protect_image();
+  for (int i = 0; i < NCPU; i++) kmap::unmap_guard(boot_stacks + i * BOOT_STACK_SLOT);
   uint64 ram_end = fdt_memory_end(mm::phys_to_ptr(mm::PhysAddr(dtb_pa)));
   if (ram_end == 0) ram_end = platform::RAM_BASE + 128 * 1024 * 1024;
   // Keep the device tree out of the frame pool (QEMU puts it near the top of RAM).
@@ -116,6 +121,7 @@ extern "C" [[noreturn]] void kmain(uint64 hartid, uint64 dtb_pa) {
   } else {
     while (!started.load(std::memory_order_acquire)) {
     }
+    riscv::flush_all(); // hart 0 changed the kernel's mappings (kmap::protect_image)
     trap_init_hart();
     plic_init_hart();
     shootdown_init_hart();

@@ -11,6 +11,7 @@
 
 volatile int panicked = 0;
 volatile int panic_hart = -1;
+static int nested_panics = 0; // of the hart that reports the panic
 
 namespace {
 
@@ -97,6 +98,28 @@ void stop_if_not_panicking() {
   for (;;) asm volatile("wfi");
 }
 
+// The return addresses of the calls that led here, innermost first (the
+// kernel keeps frame pointers: s0 points just above the frame, which holds
+// the caller's ra at -8 and its s0 at -16). `addr2line -e build/kernel.elf`
+// names them. Stops where the chain leaves the stack it started on.
+extern "C" char erodata[], kernel_end[];
+
+void backtrace() {
+  uint64 fp;
+  asm volatile("mv %0, s0" : "=r"(fp));
+  // Every kernel stack is in the image's writable part (its bss).
+  const uint64 lo = reinterpret_cast<uint64>(erodata), hi = reinterpret_cast<uint64>(kernel_end);
+  kprintf("backtrace:");
+  for (int depth = 0; depth < 40 && fp % 8 == 0 && fp >= lo + 16 && fp <= hi; depth++) {
+    uint64 ra = reinterpret_cast<const uint64 *>(fp)[-1];
+    uint64 prev = reinterpret_cast<const uint64 *>(fp)[-2];
+    kprintf(" %p", reinterpret_cast<void *>(ra));
+    if (prev <= fp || prev > fp + 16384) break; // not a caller's frame on this stack
+    fp = prev;
+  }
+  kprintf("\n");
+}
+
 // Report the panic on the console and power off through QEMU's SiFive test
 // device with exit status PANIC_EXIT_STATUS (0x3333 | code << 16 = "fail with
 // code"), so that whoever runs QEMU learns at once. Only the first hart to
@@ -105,7 +128,23 @@ void stop_if_not_panicking() {
 void panic(const char *fmt, ...) {
   riscv::intr_off();
   int me = static_cast<int>(riscv::hart_id());
-  if (__atomic_exchange_n(&panicked, 1, __ATOMIC_SEQ_CST) != 0) stop_if_not_panicking();
+  if (__atomic_exchange_n(&panicked, 1, __ATOMIC_SEQ_CST) != 0) {
+    // A panic while reporting one (a fault in the report itself): say
+    // what, once, and power off, rather than trap and panic again on an
+    // ever deeper stack.
+    if (panic_hart == me) {
+      if (++nested_panics == 1) {
+        va_list ap;
+        va_start(ap, fmt);
+        kprintf("\npanic while panicking: ");
+        vprint(fmt, ap);
+        va_end(ap);
+        kprintf("\n");
+      }
+      *platform::mmio<uint32>(platform::TEST_DEVICE) = 0x3333 | (PANIC_EXIT_STATUS << 16);
+    }
+    stop_if_not_panicking();
+  }
   panic_hart = me;
   va_list ap;
   va_start(ap, fmt);
@@ -113,6 +152,7 @@ void panic(const char *fmt, ...) {
   vprint(fmt, ap);
   va_end(ap);
   kprintf("\n");
+  backtrace();
   *platform::mmio<uint32>(platform::TEST_DEVICE) = 0x3333 | (PANIC_EXIT_STATUS << 16);
   for (;;) asm volatile("wfi"); // not reached under QEMU
 }

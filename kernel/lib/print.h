@@ -4,6 +4,8 @@
 #include "lib/types.h"
 
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// Print the return addresses of the current call chain (panic does).
+void backtrace();
 [[noreturn]] void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 // Set once the first hart has panicked: other harts stop printing.

@@ -1,6 +1,8 @@
 // The frame table. See frame.h for the invariants.
 #include "mm/frame.h"
 
+#include "mm/hal.h"
+
 #include <memory>
 
 #include "lib/cpu.h"
@@ -113,6 +115,8 @@ Result<PhysAddr> FrameTable::alloc_zeroed(FrameKind kind) {
 void FrameTable::last_unref(PhysAddr pa, uint64 before) {
   KASSERT(contains(pa));
   if (before == 0) panic("unref: frame %p is already free", reinterpret_cast<void *>(pa.value));
+  if (kind(pa) == FrameKind::PageTable && hal::page_table_live(pa))
+    panic("unref: page table %p is freed while a hart translates through it", reinterpret_cast<void *>(pa.value));
   push_free(static_cast<uint32>(index_of(pa)));
 }
 

@@ -20,6 +20,9 @@ namespace mm::hal {
 void flush_page(VirtAddr va);
 // Many PTEs changed (fork write-protects the whole parent): drop them all.
 void flush_all();
+// Whether some hart's satp names the page table at pa (the kernel checks
+// that no page table is freed while in use; the host says no).
+bool page_table_live(PhysAddr pa);
 // A PTE of an address space that may be loaded on another hart changed:
 // make every other online hart execute `sfence.vma zero, zero`, and return
 // only when each has done so, after the caller's earlier stores (the PTE

@@ -181,7 +181,7 @@ Result<uint64> exec(const char *path, char **argv) {
     // Commit: the new image becomes the process's; the old one is released
     // (its shared mappings written back: that may sleep, under vm_lock).
     p->as.swap(as);
-    csr_write(satp, p->as.page_table().satp());
+    load_satp(p->as.page_table().satp());
     riscv::flush_all();
   }
   as.destroy(); // the old image, or the new one that failed part way

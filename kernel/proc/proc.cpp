@@ -7,6 +7,7 @@
 #include "proc/proc.h"
 
 #include "arch/riscv/csr.h"
+#include "arch/riscv/kernel_map.h"
 #include "arch/riscv/trap.h"
 #include "dev/virtio_blk.h"
 #include "fs/file.h"
@@ -36,7 +37,11 @@ mm::ForkMode fork_mode = mm::ForkMode::CowAhead;
 
 namespace {
 
-alignas(16) uint8 kstacks[NPROC][KSTACK_SIZE];
+// Each process's kernel stack, above a guard page that is not mapped
+// (kmap::unmap_guard, in procinit): an overflow faults instead of running
+// into the stack below.
+constexpr uint64 KSTACK_SLOT = mm::PAGE_SIZE + KSTACK_SIZE;
+alignas(mm::PAGE_SIZE) uint8 kstacks[NPROC][KSTACK_SLOT];
 Proc *initproc = nullptr;
 Spinlock pid_lock{"nextpid"};
 int next_pid = 1;
@@ -55,6 +60,17 @@ int alloc_pid() {
 ProcState peek_state(Proc &p) { return std::atomic_ref<ProcState>(p.state).load(std::memory_order_relaxed); }
 
 uint64 kernel_satp() { return mm::PageTable(mm::PageTable::kernel_root()).satp(); }
+
+} // namespace
+
+void load_satp(uint64 value) {
+  cpu::push_off();
+  csr_write(satp, value);
+  mycpu()->root.store((value & ((1UL << 44) - 1)) << 12, std::memory_order_relaxed);
+  cpu::pop_off();
+}
+
+namespace {
 
 // Release everything a dead process still holds. p->lock must be held.
 // Its address spaces are already empty: exit() (or fork's failure path)
@@ -140,11 +156,14 @@ Proc *myproc() {
   // sp - 1: an empty stack's sp is its top, one past its last byte.
   uint64 offset = sp - 1 - reinterpret_cast<uint64>(kstacks);
   if (offset >= sizeof kstacks) return nullptr;
-  return &procs[offset / KSTACK_SIZE];
+  return &procs[offset / KSTACK_SLOT];
 }
 
 void procinit() {
-  for (int i = 0; i < NPROC; i++) procs[i].kstack = kstacks[i];
+  for (int i = 0; i < NPROC; i++) {
+    kmap::unmap_guard(kstacks[i]);
+    procs[i].kstack = kstacks[i] + mm::PAGE_SIZE;
+  }
 }
 
 // A Used slot's address space: init() under its vm_lock, with no spinlock
@@ -234,11 +253,19 @@ void exit(int status) {
 
   // Give the user memory back now, not when the parent waits: leave the
   // process's page table first (the kernel half is the same everywhere).
+  // The address space moves to exec_as (empty outside exec) before it is
+  // torn down: destroy() takes long for a big process and may sleep, and
+  // whenever this process is switched back in meanwhile the scheduler loads
+  // p->as. Were the dying tables still there, this hart would go on
+  // translating through a root page table that destroy() then frees.
+  // (exec_as is still seen by the audit and the reverse map.)
   {
     SleepGuard g(p->vm_lock);
-    csr_write(satp, kernel_satp());
+    KASSERT(p->exec_as.is_null());
+    p->exec_as.swap(p->as);
+    load_satp(kernel_satp());
     riscv::flush_all();
-    p->as.destroy(); // may sleep: dirty shared pages go back to their files
+    p->exec_as.destroy(); // may sleep: dirty shared pages go back to their files
   }
 
   wait_lock.lock();
@@ -306,12 +333,12 @@ void scheduler() {
       // process that ran here before.
       // (A process that is exiting has no user memory left: it finishes
       // on the kernel's own table.)
-      csr_write(satp, p.as.is_null() ? kernel_satp() : p.as.page_table().satp());
+      load_satp(p.as.is_null() ? kernel_satp() : p.as.page_table().satp());
       riscv::flush_all();
       swtch(&c->context, &p.context);
       // Back in the scheduler: leave that address space, which may be
       // destroyed by another hart once the process runs there.
-      csr_write(satp, kernel_satp());
+      load_satp(kernel_satp());
       c->proc = nullptr;
       found = true;
     }

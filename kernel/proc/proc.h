@@ -1,6 +1,8 @@
 // Processes, harts and the scheduler.
 #pragma once
 
+#include <atomic>
+
 #include "kernel/param.h"
 #include "lib/spinlock.h"
 #include "lib/types.h"
@@ -33,6 +35,9 @@ struct Cpu {
   Context context{};           // swtch() here to enter scheduler()
   int noff = 0;                // depth of push_off() nesting
   bool intena = false;         // were interrupts enabled before push_off()?
+  // The root page table this hart's satp names (load_satp): a page table
+  // must never be freed while a hart still translates through it.
+  std::atomic<uint64> root{0};
 };
 
 enum class ProcState { Unused, Used, Sleeping, Runnable, Running, Zombie };
@@ -87,6 +92,9 @@ Proc *myproc();
 void procinit();
 void userinit();
 [[noreturn]] void scheduler();
+// Switch this hart to the page table `value` (a satp value) names, and
+// record it in Cpu::root.
+void load_satp(uint64 value);
 void sched();
 void yield();
 void sleep(void *chan, Spinlock &lk);

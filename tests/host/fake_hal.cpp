@@ -89,6 +89,7 @@ namespace mm::hal {
 void flush_page(VirtAddr) { hostfake::flush_page_calls.fetch_add(1, std::memory_order_relaxed); }
 void flush_all() { hostfake::flush_all_calls.fetch_add(1, std::memory_order_relaxed); }
 void shootdown() { hostfake::shootdown_calls.fetch_add(1, std::memory_order_relaxed); }
+bool page_table_live(PhysAddr) { return false; } // host threads load no satp
 
 // As the kernel does with its process table: try each address space's lock
 // under the registry's, so that none can be unregistered (destroyed) while

@@ -519,13 +519,19 @@ static void child(int k, uint64 seed, int ncalls) {
 static int failures;
 
 // "Free" frames include the page cache's: it takes frames as programs are
-// paged in and files read, and gives them back when memory is needed.
+// paged in and files read, and gives them back when memory is needed. With
+// a swap disk, reclaim may also move pages of sleeping processes (init, the
+// shell, this parent) to swap while a child fills memory: a page that goes
+// out frees a frame and takes a slot, so slots in use count against free
+// frames. (A page in the swap cache holds a frame and a slot, and is in
+// cache_pages: it too leaves the sum unchanged.)
 static void ms(struct memstat *m) {
   if (memstat(m) < 0) {
     printf("FAIL fuzz: memstat failed\n");
     exit(1);
   }
   m->free_frames += m->cache_pages;
+  m->free_frames -= m->swap_slots - m->swap_free;
 }
 
 // Remove the directory root and everything below it. Returns 0, or -1

@@ -3,6 +3,7 @@
 #include "arch/riscv/csr.h"
 #include "arch/riscv/shootdown.h"
 #include "arch/riscv/trap.h"
+#include "kernel/param.h"
 #include "lib/cpu.h"
 #include "lib/print.h"
 #include "mm/hal.h"
@@ -24,7 +25,7 @@ void push_off() {
 
 void pop_off() {
   Cpu *c = mycpu();
-  if (c->noff < 1) panic("pop_off: unbalanced");
+  if (c->noff < 1) panic("pop_off: unbalanced (hart %d, noff %d)", id(), c->noff);
   c->noff--;
   if (c->noff == 0 && c->intena) riscv::intr_on();
 }
@@ -51,6 +52,18 @@ namespace mm::hal {
 
 void flush_page(VirtAddr va) { riscv::flush_page(va.value); }
 void flush_all() { riscv::flush_all(); }
+bool page_table_live(PhysAddr pa) {
+  for (int h = 0; h < NCPU; h++) {
+    const Cpu &c = cpus[h];
+    if (c.root.load(std::memory_order_relaxed) != pa.value) continue;
+    Proc *p = c.proc;
+    kprintf("page table %p: live on hart %d (running pid %d, state %d), freed on hart %d by pid %d\n",
+            reinterpret_cast<void *>(pa.value), h, p ? p->pid : -1, p ? static_cast<int>(p->state) : -1,
+            cpu::id(), myproc() ? myproc()->pid : -1);
+    return true;
+  }
+  return false;
+}
 void sleep(void *chan, Spinlock &lk) { ::sleep(chan, lk); }
 void wake(void *chan) { ::wakeup(chan); }
 

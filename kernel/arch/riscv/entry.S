@@ -2,11 +2,13 @@
 # here in machine mode, paging off, at physical 0x80000000, with
 # a0 = hart id and a1 = physical address of the device tree.
 #
-# Each hart takes a 16 KiB boot stack, lets mstart() (C++, machine mode) set
+# Each hart takes a 16 KiB boot stack (above a 4 KiB guard page, which
+# kmain unmaps once paging is on: BOOT_STACK_SLOT apart), lets mstart() (C++, machine mode) set
 # up delegation and the boot page table, then drops to supervisor mode
 # straight onto the kernel's virtual addresses: kmain(hartid, dtb).
 
 .equ BOOT_STACK_SIZE, 16384
+.equ BOOT_STACK_SLOT, 4096 + BOOT_STACK_SIZE
 .equ DIRECT_MAP, 0xFFFFFFC000000000
 
 .section .text.entry
@@ -18,7 +20,7 @@ _entry:
         mv      s1, a1                  # device tree
 
         la      sp, boot_stacks         # PC-relative: a physical address now
-        li      t0, BOOT_STACK_SIZE
+        li      t0, BOOT_STACK_SLOT
         addi    t1, a0, 1
         mul     t0, t0, t1
         add     sp, sp, t0
@@ -36,7 +38,7 @@ _entry:
         mret                            # to supervisor mode, paging on
 
 .section .bss
-.balign 16
+.balign 4096
 .globl boot_stacks
 boot_stacks:
-        .space  BOOT_STACK_SIZE * 8     # NCPU stacks
+        .space  BOOT_STACK_SLOT * 8     # NCPU guards and stacks

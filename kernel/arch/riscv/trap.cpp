@@ -3,6 +3,7 @@
 #include "arch/riscv/trap.h"
 
 #include "arch/riscv/csr.h"
+#include "arch/riscv/kernel_map.h"
 #include "arch/riscv/plic.h"
 #include "arch/riscv/platform.h"
 #include "arch/riscv/shootdown.h"
@@ -192,6 +193,15 @@ void usertrapret() {
   userret(&tf);
 }
 
+// kernelvec found sp outside every kernel stack (trapvec.S): a corrupted
+// stack pointer. Say where it happened; the registers are as they were.
+extern "C" [[noreturn]] void kernel_stack_lost(uint64 sp, uint64 ra, uint64 s0) {
+  panic("kernel trap with sp %p on no kernel stack: scause %p sepc %p stval %p ra %p s0 %p",
+        reinterpret_cast<void *>(sp), reinterpret_cast<void *>(csr_read(scause)),
+        reinterpret_cast<void *>(csr_read(sepc)), reinterpret_cast<void *>(csr_read(stval)),
+        reinterpret_cast<void *>(ra), reinterpret_cast<void *>(s0));
+}
+
 extern "C" void kerneltrap() {
   uint64 sepc = csr_read(sepc);
   uint64 sstatus = csr_read(sstatus);
@@ -200,9 +210,16 @@ extern "C" void kerneltrap() {
   if (riscv::intr_get()) panic("kerneltrap: interrupts enabled");
 
   Interrupt intr = device_interrupt(scause);
-  if (intr == Interrupt::None)
+  if (intr == Interrupt::None) {
+    uint64 stval = csr_read(stval);
+    // A fault in a guard page: some kernel stack ran over its bottom. (The
+    // trap itself was taken on the stack below it, so say so and stop.)
+    if (kmap::is_guard(stval))
+      panic("kernel stack overflow: pc %p touched guard page %p", reinterpret_cast<void *>(sepc),
+            reinterpret_cast<void *>(stval));
     panic("kernel trap: scause %p sepc %p stval %p", reinterpret_cast<void *>(scause),
-          reinterpret_cast<void *>(sepc), reinterpret_cast<void *>(csr_read(stval)));
+          reinterpret_cast<void *>(sepc), reinterpret_cast<void *>(stval));
+  }
 
   // Give up the CPU on a timer tick if a process is running here.
   if (intr == Interrupt::Timer && myproc() && myproc()->state == ProcState::Running) yield();

@@ -91,9 +91,21 @@ userret:
 # Traps taken while in supervisor mode (interrupts; any exception is a
 # kernel bug): save the caller-saved registers on the current kernel stack
 # and call kerneltrap().
+#
+# Every kernel stack lies in the image's bss. A trap taken with sp outside
+# it would push onto whatever sp points at, fault again, and descend
+# through memory for ever: instead it goes to kernel_stack_lost() on a small
+# stack of its own, which reports it. (sscratch is free to use here: in the
+# kernel it holds nothing, and userret sets it before returning to user.)
 .globl kernelvec
 .balign 4
 kernelvec:
+        csrw    sscratch, t0
+        la      t0, erodata
+        bltu    sp, t0, 1f
+        la      t0, kernel_end
+        bgtu    sp, t0, 1f
+        csrr    t0, sscratch
         addi    sp, sp, -144
         sd      ra, 0(sp)
         sd      t0, 8(sp)
@@ -130,3 +142,18 @@ kernelvec:
         ld      t6, 120(sp)
         addi    sp, sp, 144
         sret
+
+1:      # sp is on no kernel stack: report, on this hart's emergency stack.
+        mv      a0, sp
+        mv      a1, ra
+        mv      a2, s0
+        la      sp, emergency_stacks
+        addi    t0, tp, 1
+        slli    t0, t0, 12
+        add     sp, sp, t0
+        call    kernel_stack_lost       # does not return
+
+.section .bss
+.balign 16
+emergency_stacks:
+        .space  4096 * 8                # NCPU stacks for kernel_stack_lost
