@@ -20,9 +20,27 @@ namespace {
 constexpr uint64 BATCH = 32;
 
 uint64 low = 0, high = 0;
+// Below this many free frames the front hand runs ahead of need (see
+// pre_age): a quarter of memory.
+uint64 aging = 0;
 constexpr uint32 BACKOFF = 64;
 std::atomic<uint32> backoff{0}; // balance() calls to skip (see there)
-std::atomic<uint64> hand{0}; // the clock's hand: next frame to look at
+
+// The clock's two hands, as positions in the frame table that only grow
+// (position % total is the frame). The front hand clears referenced bits;
+// the back hand, at least `spread` frames behind it, judges: a page whose
+// bits are still clear was not used while the hands moved that far. A
+// one-handed clock clears and judges in one pass, so when memory first
+// fills (every page touched since it came, none ever aged) it cannot tell
+// a page used a thousand times from one used once.
+//   back <= front <= back + total. Written under the gate; read without it
+//   (relaxed) only to decide whether to take it.
+std::atomic<uint64> front{0};
+std::atomic<uint64> back{0};
+uint64 spread = 0;   // half of memory (Linux keeps a similar inactive list)
+uint64 flushed = 0;  // gate: front's position when every hart last flushed
+                     // its TLB; a frame the front hand passed before it has
+                     // its A bit set again by any later use
 
 // One reclaim at a time: a second would only fight the first for the same
 // pages. Waiters sleep (hal::sleep) until it is done.
@@ -37,6 +55,13 @@ public:
     SpinGuard g(gate_lock);
     while (running) hal::sleep(&running, gate_lock);
     running = true;
+  }
+  // Enter only if nobody is in (for work that can as well be skipped).
+  static bool try_enter() {
+    SpinGuard g(gate_lock);
+    if (running) return false;
+    running = true;
+    return true;
   }
   static void leave() {
     SpinGuard g(gate_lock);
@@ -69,14 +94,41 @@ struct Batch {
   bool skip[BATCH] = {};      // cannot go: no swap left, no backing store
   VmObject *object[BATCH] = {}; // a file page's object, referenced by us
   uint64 index[BATCH] = {};
-  bool aged = false; // some A bit was cleared (and no shootdown followed)
 };
 
-// Phase 1: test and clear the referenced bits.
-void age(Batch &b) {
+// Every hart forgets its translations, so that any later use of a page the
+// front hand has aged sets its A bit again (QEMU's TLB holds thousands of
+// entries; a hart that kept one would use the page without a trace).
+void flush_everywhere() {
+  hal::shootdown();
+  hal::flush_all();
+  flushed = front.load(std::memory_order_relaxed);
+}
+
+// The front hand: clear the referenced bits of the pages in the frames up
+// to position `to`. Returns the frames it passed.
+uint64 age_until(uint64 to) {
+  uint64 total = frames.total(), passed = 0;
+  while (front.load(std::memory_order_relaxed) < to) {
+    PhysAddr pages[rmap::MAX_BATCH];
+    uint64 n = 0;
+    for (uint64 f = front.load(std::memory_order_relaxed); n < rmap::MAX_BATCH && f < to; f++, passed++) {
+      PhysAddr pa = frames.frame_at(f % total);
+      if (candidate(frames.record(pa))) pages[n++] = pa;
+      front.store(f + 1, std::memory_order_relaxed);
+    }
+    rmap::walk(pages, n, [](uint64, rmap::Entry e) {
+      __atomic_fetch_and(&e.pte.raw, ~pte::Accessed, __ATOMIC_RELAXED);
+    });
+  }
+  return passed;
+}
+
+// Phase 1 (the back hand): which pages were used since the front hand
+// cleared their bits.
+void test(Batch &b) {
   rmap::walk(b.pages, b.n, [&](uint64 i, rmap::Entry e) {
-    uint64 old = __atomic_fetch_and(&e.pte.raw, ~pte::Accessed, __ATOMIC_RELAXED);
-    if (old & pte::Accessed) b.referenced[i] = true;
+    if (__atomic_load_n(&e.pte.raw, __ATOMIC_RELAXED) & pte::Accessed) b.referenced[i] = true;
   });
 }
 
@@ -164,20 +216,14 @@ uint64 write_out(Batch &b) {
 }
 
 uint64 evict(Batch &b) {
-  age(b);
-  bool any = false, aged = false;
-  for (uint64 i = 0; i < b.n; i++) {
-    any |= !b.referenced[i];
-    aged |= b.referenced[i];
-  }
-  b.aged = aged;
+  test(b);
+  bool any = false;
+  for (uint64 i = 0; i < b.n; i++) any |= !b.referenced[i];
   if (!any) return 0;
   unmap(b);
   // No hart may go on using a translation of a page we are about to write
   // (a store after the write would be lost) or free.
-  hal::shootdown();
-  hal::flush_all();
-  b.aged = false;
+  flush_everywhere();
   return write_out(b);
 }
 
@@ -187,7 +233,11 @@ void init() {
   uint64 total = frames.total();
   low = total / 64 > 32 ? total / 64 : 32;
   high = 2 * low;
-  hand.store(0);
+  aging = total / 4 > 2 * high ? total / 4 : 2 * high;
+  spread = total / 2;
+  front.store(0);
+  back.store(0);
+  flushed = 0;
 }
 
 Pause::Pause() { Gate::enter(); }
@@ -204,48 +254,76 @@ uint64 run(uint64 want) {
   // Another reclaim may have run while we waited at the gate: what it freed
   // is ours to use too.
   if (frames.free_count() >= free_before + (want - freed)) return want;
-  uint64 total = frames.total(), scanned = 0;
-  // One turn of the clock: a page referenced since the hand last passed
-  // keeps its frame (its bit is cleared; the next turn decides). Only when
-  // a whole turn freed nothing (every page was in use) does a second turn
-  // take pages whose bits this one cleared: otherwise a hot page could lose
-  // its bit and its frame in one call, before its user could touch it again.
-  auto more = [&] { return scanned < total || (freed == 0 && scanned < 2 * total); };
-  bool unflushed = false;
-  while (freed < want && more()) {
+  uint64 total = frames.total(), scanned = 0, aged = 0;
+  // Two turns of the back hand at most. In the first, a page used since the
+  // front hand passed keeps its frame. A second is needed only when every
+  // page was in use: the front hand, moving with the back one, has cleared
+  // their bits by then, and the back hand takes them in its order.
+  while (freed < want && scanned < 2 * total) {
     Batch b;
-    while (b.n < BATCH && more()) {
-      uint64 i = hand.fetch_add(1, std::memory_order_relaxed) % total;
-      scanned++;
-      if (candidate(frames.record(frames.frame_at(i)))) b.pages[b.n++] = frames.frame_at(i);
+    uint64 from = back.load(std::memory_order_relaxed), at = from;
+    for (; b.n < BATCH && scanned < 2 * total; at++, scanned++) {
+      PhysAddr pa = frames.frame_at(at % total);
+      if (candidate(frames.record(pa))) b.pages[b.n++] = pa;
     }
-    if (b.n == 0) break;
+    back.store(at, std::memory_order_relaxed);
+    // The front hand stays `spread` ahead, and what it cleared must be seen
+    // cleared by every hart before the back hand may judge it.
+    if (front.load(std::memory_order_relaxed) < at + spread) aged += age_until(at + spread);
+    if (flushed < at) flush_everywhere();
+    if (b.n == 0) continue;
     uint64 got = evict(b);
-    unflushed = b.aged || (unflushed && got == 0);
     freed += got;
     Counters::bump(counters.reclaim_freed, got);
   }
-  // A hart that still caches a translation whose A bit was cleared would
-  // use the page without setting the bit again, and the page would look
-  // cold when the hand comes back (QEMU's TLB holds thousands of entries):
-  // every hart forgets them, once per call. (An eviction's shootdown, which
-  // follows the aging of its own batch, covers the batches before it.)
-  if (unflushed) {
-    hal::shootdown();
-    hal::flush_all();
-  }
-  Counters::bump(counters.reclaim_scans, scanned);
+  // Pages aged since the last flush: every hart forgets them, once per call.
+  if (flushed < front.load(std::memory_order_relaxed)) flush_everywhere();
+  Counters::bump(counters.reclaim_scans, scanned + aged);
   return freed;
 }
 
+void age(uint64 frames_ahead) {
+  Gate gate;
+  uint64 to = back.load(std::memory_order_relaxed) + frames_ahead;
+  uint64 limit = back.load(std::memory_order_relaxed) + frames.total();
+  Counters::bump(counters.reclaim_scans, age_until(to < limit ? to : limit));
+  if (flushed < front.load(std::memory_order_relaxed)) flush_everywhere();
+}
+
+namespace {
+
+// Free frames between `aging` and the low watermark: the front hand runs a
+// whole turn ahead of the back hand by the time they are gone, in steps of
+// a sixteenth of a turn, so that when the back hand first judges, every
+// page's bit was cleared long enough ago for the pages in use to have set
+// it again. (Without it, the first reclaim clears and judges in one call:
+// nothing has run in between, and it takes whatever it meets first.)
+void pre_age(uint64 free) {
+  uint64 total = frames.total();
+  uint64 target = free <= low ? total : total - total * (free - low) / (aging - low);
+  uint64 lead = front.load(std::memory_order_relaxed) - back.load(std::memory_order_relaxed);
+  if (lead + total / 16 > target) return;
+  if (!Gate::try_enter()) return; // a reclaim is running: its front hand moves
+  uint64 to = back.load(std::memory_order_relaxed) + target;
+  Counters::bump(counters.reclaim_scans, age_until(to));
+  if (flushed < front.load(std::memory_order_relaxed)) flush_everywhere();
+  Gate::leave();
+}
+
+} // namespace
+
 bool balance() {
   uint64 free = frames.free_count();
-  if (free >= low) return true;
+  if (free >= aging) return true;
   // Without a swap disk only the page cache's clean pages can go, and the
   // frame allocator drops those itself when its lists run dry. (With
   // reclaim of mapped pages on every fault and no swap, the fuzzer hung on
   // 2 real harts; the cause is not found yet: see docs/swap.md.)
   if (!swap::enabled()) return true;
+  if (free >= low) {
+    pre_age(free);
+    return true;
+  }
   // Memory exhausted and the last try freed nothing: a turn of the clock
   // costs a walk of every frame and a shootdown, and every fault of every
   // process would pay it. Try again only every BACKOFF-th time.

@@ -4,12 +4,16 @@
 //  1. Clean page-cache pages that nothing maps go first: they cost nothing
 //     to drop (page_cache::reclaim, which the frame allocator also calls by
 //     itself when its lists run dry).
-//  2. Then a clock over the frame table (second chance): for a batch of
-//     frames that user pages live in, the reverse map clears the referenced
-//     (A) bit of every entry that maps them; a frame whose bit was set in
-//     any entry is spared this round. The others lose every entry: an
+//  2. Then a two-handed clock over the frame table (second chance). The
+//     front hand clears the referenced (A) bit of every entry that maps a
+//     frame (through the reverse map); the back hand follows at least half
+//     of memory behind and looks at the bits again: a frame whose bit was
+//     set in any entry since is spared. The others lose every entry: an
 //     anonymous page goes to the swap cache under one slot, which all its
-//     entries now name; a file page's entries just go.
+//     entries now name; a file page's entries just go. While free frames
+//     fall from a quarter of memory to the low watermark, the front hand
+//     runs a whole turn ahead (balance), so that the first judgement
+//     already has a history.
 //  3. Every other hart drops its stale translations (hal::shootdown), and
 //     only then are pages written: dirty file pages back to their file,
 //     swap-cache pages to their slot. Then the frames are free.
@@ -36,6 +40,11 @@ uint64 high_watermark();
 // evict, or swap is full: the caller is out of memory).
 uint64 run(uint64 want);
 
+// Move the clock's front hand up to `frames_ahead` frames ahead of the back
+// hand (never more than a turn), clearing referenced bits; evicts nothing.
+// balance() does it by itself as memory fills; for tests.
+void age(uint64 frames_ahead);
+
 // Keeps reclaim from running while it lives (the audit: reclaim holds
 // pages and swap slots between its steps). Take it before any vm_lock.
 class Pause {
@@ -47,7 +56,8 @@ public:
 };
 
 // At a point where the caller holds no lock: if free frames are below the
-// low watermark, reclaim up to the high one. Cheap when memory is plenty.
+// low watermark, reclaim up to the high one; between a quarter of memory
+// and the low watermark, age pages ahead of need. Cheap when memory is plenty.
 // Returns false when memory is exhausted (see below) even after reclaim.
 bool balance();
 
