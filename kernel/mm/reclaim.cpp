@@ -315,11 +315,8 @@ void pre_age(uint64 free) {
 bool balance() {
   uint64 free = frames.free_count();
   if (free >= aging) return true;
-  // Without a swap disk only the page cache's clean pages can go, and the
-  // frame allocator drops those itself when its lists run dry. (With
-  // reclaim of mapped pages on every fault and no swap, the fuzzer hung on
-  // 2 real harts; the cause is not found yet: see docs/swap.md.)
-  if (!swap::enabled()) return true;
+  // (Without a swap disk, file pages still go: clean ones are dropped,
+  // dirty MAP_SHARED ones written back to their files.)
   if (free >= low) {
     pre_age(free);
     return true;
