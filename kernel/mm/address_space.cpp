@@ -9,6 +9,7 @@
 #include "mm/frame.h"
 #include "mm/hal.h"
 #include "mm/object.h"
+#include "mm/shmem.h"
 #include "mm/stats.h"
 #include "mm/swap.h"
 
@@ -322,6 +323,8 @@ AddressSpace::Residency AddressSpace::residency(const Mapping &m) const {
     else
       r.private_++;
   });
+  // Shared anonymous memory's swapped pages are its object's, not entries.
+  if (m.shared && m.object && m.object->anonymous()) r.swapped += shmem::swapped(m.object, m.pgoff, m.pgoff + m.pages());
   return r;
 }
 

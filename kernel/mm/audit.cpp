@@ -1,6 +1,7 @@
 #include "mm/audit.h"
 
 #include "mm/frame.h"
+#include "mm/shmem.h"
 #include "mm/swap.h"
 
 namespace mm {
@@ -132,7 +133,8 @@ uint64 audit(AddressSpace *const *spaces, int n, AuditReport report) {
   }
   if (frames.count_free_lists() != frames.free_count())
     a.fail("free lists disagree with free count", PhysAddr());
-  // Every slot's count is the entries that name it plus its cache page.
+  // Every slot's count is the entries that name it, plus its cache page,
+  // plus a shared anonymous object's table that names it.
   {
     uint64 cached = 0;
     for (uint64 i = 0; i < frames.total(); i++)
@@ -142,7 +144,8 @@ uint64 audit(AddressSpace *const *spaces, int n, AuditReport report) {
       counted += swap::count(s);
       used += swap::count(s) != 0;
     }
-    if (counted != a.swap_entries + cached) a.fail("swap slot counts differ from entries and cache", PhysAddr());
+    if (counted != a.swap_entries + cached + shmem::slots_held())
+      a.fail("swap slot counts differ from entries, cache and shared memory", PhysAddr());
     if (swap::total_slots() - used != swap::free_slots()) a.fail("free swap slots miscounted", PhysAddr());
   }
   frames.unlock_all();

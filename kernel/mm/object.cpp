@@ -13,6 +13,7 @@
 #include "lib/string.h"
 #include "mm/hal.h"
 #include "mm/mapping.h"
+#include "mm/shmem.h"
 #include "mm/slab.h"
 #include "mm/stats.h"
 
@@ -57,8 +58,6 @@ void chain_unlink(uint64 b, uint32 i) {
   *link = rec(i).next_free;
 }
 
-Slab<VmObject> anon_objects("vm-object");
-
 } // namespace
 
 // Access to VmObject's private counters for the cache's free functions.
@@ -93,19 +92,16 @@ void remove_locked(uint64 b, uint32 i) {
 
 // ---------------------------------------------------------------- objects
 
-void VmObject::init(Pager *pager) {
+void VmObject::init(Pager *pager, bool anonymous) {
   pager_ = pager;
+  anonymous_ = anonymous;
   refs_.store(0);
   index_limit_.store(0);
   pages_.store(0);
   deny_write.store(0);
 }
 
-Result<VmObject *> VmObject::create_anonymous() {
-  VmObject *o = TRY(anon_objects.make());
-  o->init(nullptr);
-  return o;
-}
+Result<VmObject *> VmObject::create_anonymous() { return shmem::create(); }
 
 void VmObject::ref() {
   refs_.fetch_add(1, std::memory_order_relaxed);
@@ -115,11 +111,10 @@ void VmObject::ref() {
 void VmObject::unref() {
   uint32 before = refs_.fetch_sub(1, std::memory_order_acq_rel);
   KASSERT(before >= 1);
-  if (pager_) {
-    pager_->release(); // an inode's object lives as long as the inode entry
+  if (!anonymous_) {
+    if (pager_) pager_->release(); // an inode's object lives as long as the inode entry
   } else if (before == 1) {
-    drop_pages(0); // nobody maps anonymous shared memory any more
-    anon_objects.destroy(this);
+    shmem::destroy(this); // nobody maps it any more: pages and slots go
   }
 }
 

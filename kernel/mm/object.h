@@ -2,8 +2,8 @@
 //
 // A VmObject is something whose pages can be mapped: an inode's contents (the
 // inode embeds its object, fs/fs.h) or anonymous shared memory (mmap with
-// MAP_SHARED | MAP_ANONYMOUS, a slab object). Private anonymous memory has no
-// object: its pages live only in page tables.
+// MAP_SHARED | MAP_ANONYMOUS, shmem.h: its pager is the swap disk). Private
+// anonymous memory has no object: its pages live only in page tables.
 //
 // The page cache holds every object's resident pages, found by (object, page
 // index) in one hash table. read(), write() and mappings all use the same
@@ -69,18 +69,19 @@ public:
   VmObject &operator=(const VmObject &) = delete;
 
   // An object whose pages come from `pager` (an inode's: fs sets it up).
-  void init(Pager *pager);
-  // Anonymous shared memory: pages start as zeros and live only in memory.
-  // The object goes away (and its pages) when its last reference does.
+  // `anonymous`: shared anonymous memory (shmem.h), which goes away, pages
+  // and all, with its last reference.
+  void init(Pager *pager, bool anonymous = false);
+  // Anonymous shared memory: pages start as zeros (shmem::create).
   static Result<VmObject *> create_anonymous();
 
   // References from mappings (mapping.h's vm_object_ref/unref call these).
   // unref() may sleep (an inode's last reference).
   void ref();
   void unref();
-  bool anonymous() const { return pager_ == nullptr; }
+  bool anonymous() const { return anonymous_; }
   Pager *pager() const { return pager_; }
-  // Bytes of data: the pager's size, or "no end" for anonymous memory.
+  // Bytes of data: the pager's size ("no end" for anonymous memory).
   uint64 size() const;
 
   // The page at `index`, held for the caller (FrameTable::hold; map it
@@ -124,7 +125,8 @@ private:
   friend struct PageCacheAccess;
   Result<PhysAddr> fill_page(uint64 index);
   std::atomic<uint32> refs_{0};        // mappings (and transient users)
-  Pager *pager_ = nullptr;             // nullptr: anonymous
+  Pager *pager_ = nullptr;             // set once by init (null: not set up)
+  bool anonymous_ = false;
   std::atomic<uint64> index_limit_{0}; // every cached page's index is below it
   std::atomic<uint64> pages_{0};       // pages in the cache now
 };

@@ -146,8 +146,8 @@ void adopt(Batch &b, uint64 i, rmap::Entry e) {
     }
   } else if (o != &swap::object()) {
     Mapping *m = e.as.find_region(e.va.value);
-    if (!m || !m->object || m->object->anonymous()) {
-      b.skip[i] = true; // shared anonymous memory: nowhere to put it
+    if (!m || !m->object || (m->object->anonymous() && swap::free_slots() == 0)) {
+      b.skip[i] = true; // shared anonymous memory needs swap (if it has no slot yet)
       return;
     }
     o->ref(); // keeps the object (and the inode) until the page is written

@@ -17,8 +17,10 @@
 //  3. Every other hart drops its stale translations (hal::shootdown), and
 //     only then are pages written: dirty file pages back to their file,
 //     swap-cache pages to their slot. Then the frames are free.
+// Shared anonymous memory is an object whose pager is the swap disk
+// (shmem.h): its pages go like a file's.
 // Never evicted: page tables, kernel memory (pipe buffers, slabs), the zero
-// frame, pages under I/O, pages of shared anonymous memory (no backing yet).
+// frame, pages under I/O.
 //
 // run() may sleep (the disk) and walks every address space with a
 // try-lock: call it with no address-space lock and no spinlock held. One

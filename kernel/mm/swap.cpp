@@ -134,6 +134,8 @@ Result<uint64> add_to_cache(PhysAddr page) {
   return s;
 }
 
+Result<uint64> alloc() { return alloc_slot(); }
+
 void dup(uint64 slot) { cnt(slot).fetch_add(1, std::memory_order_relaxed); }
 
 void free(uint64 slot) {

@@ -58,6 +58,10 @@ uint32 count(uint64 slot);
 // lock under which an entry maps it).
 Result<uint64> add_to_cache(PhysAddr page);
 
+// A new slot, its count 1: the caller's (shmem's table). NoSpace when swap
+// is full or absent.
+Result<uint64> alloc();
+
 // A leaf entry starts / stops naming `slot`. free() may drop the slot's
 // cache page when nothing uses it any more. Neither sleeps.
 void dup(uint64 slot);

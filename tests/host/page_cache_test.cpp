@@ -314,8 +314,9 @@ TEST_F(PageCache, ReadErrorLeavesNothingBehind) {
   EXPECT_EQ(audit_live(), 0u);
 }
 
-// Anonymous shared memory: an object without a pager, zero pages, shared
-// by every mapping of it, freed (pages and all) with its last reference.
+// Anonymous shared memory: an object whose pages start as zeros, shared by
+// every mapping of it, freed (pages and all) with its last reference.
+// (Shared memory and swap: swap_test.cpp.)
 TEST_F(PageCache, AnonymousObjects) {
   uint64 free_before = frames.free_count();
   auto o = VmObject::create_anonymous();
@@ -343,8 +344,11 @@ TEST_F(PageCache, AnonymousObjects) {
   EXPECT_EQ(obj->cached_pages(), 2u);
   EXPECT_EQ(audit_live(), 0u);
 
-  // Nothing to write back to; reclaim keeps pages that were written.
-  ASSERT_TRUE(obj->writeback(0, 4).ok());
+  // Its pager is the swap disk, and there is none here: writeback fails,
+  // the pages stay dirty, and reclaim keeps them.
+  auto w = obj->writeback(0, 4);
+  ASSERT_TRUE(w.is_error());
+  EXPECT_EQ(w.error(), Error::NoSpace);
   ASSERT_TRUE(a.munmap(VirtAddr(kMap), 4 * P).ok());
   EXPECT_EQ(mm::page_cache::reclaim(100), 0u);
   EXPECT_EQ(must_load(b, 2 * kMap + 3 * P), 0x33u);

@@ -2,6 +2,7 @@
 #include <set>
 
 #include "mm/rmap.h"
+#include "mm/shmem.h"
 #include "mm_fixture.h"
 #include "team.h"
 
@@ -10,6 +11,7 @@ namespace {
 
 using mm::frames;
 using mm::FrameKind;
+using mm::VmObject;
 namespace swap = mm::swap;
 
 class Swap : public MmTest {
@@ -74,6 +76,19 @@ protected:
 
   // Everything reclaim can take: frames back to the free lists.
   static uint64 reclaim_all() { return mm::reclaim::run(frames.total()); }
+
+  // Shared anonymous memory: `pages` pages of `o` at va (MAP_FIXED).
+  static void map_shared(AddressSpace &as, VmObject *o, uint64 va, uint64 pages) {
+    AddressSpace::MapRequest req;
+    req.addr = VirtAddr(va);
+    req.len = pages * PAGE_SIZE;
+    req.prot = mm::prot::Read | mm::prot::Write;
+    req.shared = true;
+    req.fixed = true;
+    req.object = o;
+    auto r = as.mmap(req);
+    ASSERT_TRUE(r.ok()) << error_name(r.error());
+  }
 
   // The fake disk's requests so far.
   static long reads() { return static_cast<long>(hostfake::swap_reads.load()); }
@@ -223,6 +238,101 @@ TEST_F(Swap, TheFirstReclaimAgesAndEvicts) {
     uint64 va = layout::heap + i * PAGE_SIZE;
     EXPECT_TRUE(frame_has(load(as, va), va));
   }
+}
+
+// Shared anonymous memory (MAP_SHARED | MAP_ANONYMOUS) goes to swap like a
+// file's pages go to their file: three processes map one object at
+// different addresses; every page goes out once, comes back with one read
+// for all three (one frame again), goes again unchanged without a write,
+// and a changed page is written to the slot it had. The object's last
+// mapping frees its slots (the fixture counts them).
+TEST_F(Swap, SharedMemoryGoesOutOnceAndComesBackShared) {
+  constexpr uint64 kPages = 8;
+  constexpr uint64 kAt[3] = {0x40000000, 0x50000000, 0x60000000};
+  auto made = mm::VmObject::create_anonymous();
+  ASSERT_TRUE(made.ok());
+  VmObject *obj = made.value();
+  AddressSpace *as[3];
+  for (int k = 0; k < 3; k++) {
+    as[k] = &new_as();
+    map_shared(*as[k], obj, kAt[k], kPages);
+  }
+  std::vector<std::string> err;
+  for (uint64 i = 0; i < kPages; i++) store(*as[i % 3], kAt[i % 3] + i * PAGE_SIZE, 100 + i, err);
+  ASSERT_TRUE(err.empty());
+  EXPECT_EQ(obj->cached_pages(), kPages);
+
+  uint64 slots_before = swap::free_slots();
+  reclaim_all();
+  EXPECT_EQ(obj->cached_pages(), 0u) << "every page of the object left memory";
+  EXPECT_EQ(writes(), static_cast<long>(kPages)) << "one write per page, whoever mapped it";
+  EXPECT_EQ(slots_before - swap::free_slots(), kPages);
+  EXPECT_EQ(mm::shmem::slots_held(), kPages);
+  EXPECT_EQ(mm::shmem::swapped(obj, 0, kPages), kPages);
+  EXPECT_EQ(as[1]->residency(*as[1]->find_region(kAt[1])).swapped, kPages) << "pmap's column";
+  EXPECT_EQ(audit_live(), 0u);
+
+  for (uint64 i = 0; i < kPages; i++) {
+    const void *first = nullptr;
+    for (int k = 0; k < 3; k++) {
+      const void *page = load(*as[k], kAt[k] + i * PAGE_SIZE);
+      ASSERT_NE(page, nullptr);
+      EXPECT_TRUE(frame_has(page, 100 + i)) << "page " << i << " in process " << k;
+      if (!first) first = page;
+      EXPECT_EQ(page, first) << "one frame for everybody";
+    }
+  }
+  EXPECT_EQ(reads(), static_cast<long>(kPages)) << "one read per page";
+  EXPECT_EQ(audit_live(), 0u);
+
+  // Out again unchanged: the slots still hold the pages, nothing is written.
+  reclaim_all();
+  EXPECT_EQ(obj->cached_pages(), 0u);
+  EXPECT_EQ(writes(), static_cast<long>(kPages)) << "clean pages go without a write";
+  // One page changed: written once more, to the slot it had.
+  store(*as[0], kAt[0] + 2 * PAGE_SIZE, 555, err);
+  ASSERT_TRUE(err.empty());
+  reclaim_all();
+  EXPECT_EQ(writes(), static_cast<long>(kPages) + 1);
+  EXPECT_EQ(slots_before - swap::free_slots(), kPages) << "the same slots";
+  EXPECT_TRUE(frame_has(load(*as[2], kAt[2] + 2 * PAGE_SIZE), 555));
+  EXPECT_TRUE(frame_has(load(*as[1], kAt[1] + 3 * PAGE_SIZE), 103));
+  EXPECT_EQ(audit_live(), 0u);
+
+  for (AddressSpace *a : as) a->destroy(); // the last mapping: pages and slots go
+  EXPECT_EQ(mm::shmem::slots_held(), 0u);
+  EXPECT_EQ(swap::free_slots(), kSlots);
+}
+
+// A failed write keeps a shared page in memory, dirty, with its contents;
+// a failed read fails the fault and the next one works.
+TEST_F(Swap, SharedMemoryDiskErrors) {
+  constexpr uint64 kPages = 4, kAt = 0x40000000;
+  auto made = mm::VmObject::create_anonymous();
+  ASSERT_TRUE(made.ok());
+  VmObject *obj = made.value();
+  AddressSpace &as = new_as();
+  map_shared(as, obj, kAt, kPages);
+  std::vector<std::string> err;
+  for (uint64 i = 0; i < kPages; i++) store(as, kAt + i * PAGE_SIZE, 7 + i, err);
+  ASSERT_TRUE(err.empty());
+  hostfake::swap_fail_after(0);
+  reclaim_all();
+  EXPECT_EQ(writes(), 0);
+  EXPECT_EQ(obj->cached_pages(), kPages) << "pages that could not be written stay";
+  EXPECT_EQ(mm::shmem::slots_held(), 0u) << "a failed write keeps no slot";
+  EXPECT_EQ(swap::free_slots(), kSlots);
+  for (uint64 i = 0; i < kPages; i++) EXPECT_TRUE(frame_has(load(as, kAt + i * PAGE_SIZE), 7 + i));
+  EXPECT_EQ(audit_live(), 0u);
+
+  hostfake::swap_fail_after(-1);
+  reclaim_all();
+  EXPECT_EQ(obj->cached_pages(), 0u);
+  hostfake::swap_fail_after(0);
+  EXPECT_EQ(as.resolve(VirtAddr(kAt), mm::Access::Read).error(), Error::IO);
+  hostfake::swap_fail_after(-1);
+  for (uint64 i = 0; i < kPages; i++) EXPECT_TRUE(frame_has(load(as, kAt + i * PAGE_SIZE), 7 + i));
+  EXPECT_EQ(audit_live(), 0u);
 }
 
 // Swap entries survive fork (both modes), munmap, sbrk shrink and exit

@@ -250,6 +250,82 @@ static int case_file(void) {
   return 0;
 }
 
+// A parent and three children share anonymous memory (MAP_SHARED |
+// MAP_ANONYMOUS). Pushed out to swap, it comes back with one read per page
+// for all four; the children's stores reach everybody, and survive being
+// pushed out again.
+static uint64 shared_swapped(char *m) {
+  struct vmmap maps[16];
+  int n = vmmap(0, maps, 16);
+  for (int i = 0; i < n; i++)
+    if (maps[i].start == (uint64)m) return maps[i].swapped;
+  return 0;
+}
+static long verify_mixed(const char *m, uint64 pages) {
+  for (uint64 i = 0; i < pages; i++)
+    if (!page_ok(m + i * PG, i, 20 + i % 3)) return (long)i;
+  return -1;
+}
+static int case_shared(void) {
+  uint64 pages = total_frames() / 4;
+  char *m = mmap(0, pages * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  CHECK(m != MAP_FAILED, "mmap failed");
+  fill(m, pages, 5);
+  int go[3][2], done[2];
+  CHECK(pipe(done) == 0, "pipe failed");
+  for (int c = 0; c < 3; c++) {
+    CHECK(pipe(go[c]) == 0, "pipe failed");
+    int pid = fork();
+    CHECK(pid >= 0, "fork failed");
+    if (pid == 0) {
+      char x;
+      close(go[c][1]);
+      read(go[c][0], &x, 1); // wait until the memory is in swap
+      char r = verify(m, pages, 5) < 0 ? 'y' : 'n';
+      write(done[1], &r, 1);
+      read(go[c][0], &x, 1); // everybody has checked: store
+      for (uint64 i = c; i < pages; i += 3) put_page(m + i * PG, i, 20 + c);
+      write(done[1], &r, 1);
+      exit(0);
+    }
+    close(go[c][0]);
+  }
+  int st = push(total_frames() * 6 / 5);
+  CHECK(st == 0, "the pushing child failed (%d)", st);
+  uint64 out = shared_swapped(m);
+  CHECK(out >= pages / 2, "only %lu of %lu shared pages went to swap", out, pages);
+  struct memstat a, b;
+  ms(&a);
+  long bad = verify(m, pages, 5);
+  for (int c = 0; c < 3; c++) write(go[c][1], "g", 1);
+  for (int c = 0; c < 3; c++) {
+    char r = 0;
+    CHECK(read(done[0], &r, 1) == 1 && r == 'y', "a child found wrong contents");
+  }
+  ms(&b);
+  for (int c = 0; c < 3; c++) write(go[c][1], "s", 1);
+  for (int c = 0; c < 3; c++) {
+    char r = 0;
+    CHECK(read(done[0], &r, 1) == 1, "a child died storing");
+  }
+  for (int c = 0; c < 3; c++) wait(0);
+  CHECK(bad < 0, "the parent's shared page %ld is wrong", bad);
+  uint64 reads = b.swap_ins - a.swap_ins;
+  CHECK(reads <= out + 64, "%lu shared pages in swap read back %lu times", out, reads);
+  bad = verify_mixed(m, pages);
+  CHECK(bad < 0, "page %ld: a child's store did not reach the parent", bad);
+  // Out again with the children's stores, and back.
+  st = push(total_frames() * 6 / 5);
+  CHECK(st == 0, "the pushing child failed (%d)", st);
+  uint64 out2 = shared_swapped(m);
+  CHECK(out2 >= pages / 2, "only %lu of %lu shared pages went to swap the second time", out2, pages);
+  bad = verify_mixed(m, pages);
+  CHECK(bad < 0, "shared page %ld lost a child's store in swap", bad);
+  snprintf(msg, sizeof msg, "%lu of %lu shared pages in swap, read back by 4 processes with %lu reads; %lu out again",
+           out, pages, reads, out2);
+  return 0;
+}
+
 // Memory and swap both full: the biggest process is killed with a message,
 // everyone else goes on.
 static int case_oom(void) {
@@ -284,7 +360,7 @@ struct tcase {
 
 static struct tcase cases[] = {
     {"fill", case_fill, 1}, {"fork3", case_fork3, 1}, {"family", case_family, 1},
-    {"file", case_file, 1}, {"oom", case_oom, 0},
+    {"file", case_file, 1}, {"shared", case_shared, 1}, {"oom", case_oom, 0},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
