@@ -315,8 +315,14 @@ void pre_age(uint64 free) {
 bool balance() {
   uint64 free = frames.free_count();
   if (free >= aging) return true;
-  // (Without a swap disk, file pages still go: clean ones are dropped,
-  // dirty MAP_SHARED ones written back to their files.)
+  // Without a swap disk only file pages could go, and once anonymous memory
+  // fills the machine those are the program text every process runs:
+  // evicting them turns out-of-memory into a livelock (each fault evicts,
+  // with a shootdown, what the next fault needs: cowtest oom on 4 harts
+  // ran for minutes) where the faulting process should simply fail. So
+  // without swap only the page cache's clean, unmapped pages go, and the
+  // frame allocator drops those itself when its lists run dry.
+  if (!swap::enabled()) return true;
   if (free >= low) {
     pre_age(free);
     return true;

@@ -20,6 +20,7 @@
 #include "kernel/param.h"
 #include "kernel/riscv.h"
 #include "kernel/memstat.h"
+#include "kernel/syscall.h"
 #include "user/user.h"
 
 #define PG PGSIZE
@@ -326,6 +327,57 @@ static int case_shared(void) {
   return 0;
 }
 
+// Errors of the swap disk kill the process that needed the page, never the
+// kernel. Every write failing: nothing goes out (a page whose write failed
+// stays in memory), so a process filling 1.5x memory cannot get its pages
+// and fails alone (killed, or its sbrk refused). Every read failing: a
+// process whose pages are in swap dies at its first fault on one. Then
+// the disk works again, and the harness finds every frame and slot back.
+static int case_diskerr(void) {
+  uint64 pages = total_frames() * 3 / 2;
+  faultinject(FAULT_SWAP, 0); // every request from now on fails
+  int pid = fork();
+  CHECK(pid >= 0, "fork failed");
+  if (pid == 0) {
+    char *p = sbrk((int)(pages * PG));
+    if (p == (char *)-1) exit(3);
+    fill(p, pages, 1);
+    exit(0);
+  }
+  int st = 0;
+  wait(&st);
+  int failed = faultinject(FAULT_SWAP, -1);
+  CHECK(st == -1 || st == 3, "filling memory with every swap write failing: exit status %d", st);
+  CHECK(failed > 0, "no swap request failed");
+  int writes_failed = failed, first = st;
+
+  int ready[2];
+  CHECK(pipe(ready) == 0, "pipe failed");
+  pid = fork();
+  CHECK(pid >= 0, "fork failed");
+  if (pid == 0) {
+    char *p = sbrk((int)(pages * PG));
+    if (p == (char *)-1) exit(3);
+    fill(p, pages, 2);  // most of it is in swap now
+    faultinject(FAULT_SWAP, 0);
+    write(ready[1], "r", 1);
+    verify(p, pages, 2); // its first swapped page cannot be read
+    exit(0);
+  }
+  close(ready[1]);
+  char x = 0;
+  int got = read(ready[0], &x, 1);
+  close(ready[0]);
+  wait(&st);
+  failed = faultinject(FAULT_SWAP, -1);
+  CHECK(got == 1, "the child died before its pages were in swap (status %d)", st);
+  CHECK(st == -1, "reading swap with every read failing: exit status %d, not killed", st);
+  CHECK(failed > 0, "no swap read failed");
+  snprintf(msg, sizeof msg, "writes failing: child %s (%d requests failed); reads failing: child killed",
+           first == 3 ? "refused memory" : "killed", writes_failed);
+  return 0;
+}
+
 // Memory and swap both full: the biggest process is killed with a message,
 // everyone else goes on.
 static int case_oom(void) {
@@ -360,7 +412,8 @@ struct tcase {
 
 static struct tcase cases[] = {
     {"fill", case_fill, 1}, {"fork3", case_fork3, 1}, {"family", case_family, 1},
-    {"file", case_file, 1}, {"shared", case_shared, 1}, {"oom", case_oom, 0},
+    {"file", case_file, 1}, {"shared", case_shared, 1},
+    {"diskerr", case_diskerr, 1}, {"oom", case_oom, 0},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
