@@ -327,6 +327,8 @@ static int case_shared(void) {
   return 0;
 }
 
+static void touch_all(void);
+
 // Errors of the swap disk kill the process that needed the page, never the
 // kernel. Every write failing: nothing goes out (a page whose write failed
 // stays in memory), so a process filling 1.5x memory cannot get its pages
@@ -351,16 +353,22 @@ static int case_diskerr(void) {
   CHECK(failed > 0, "no swap request failed");
   int writes_failed = failed, first = st;
 
-  int ready[2];
-  CHECK(pipe(ready) == 0, "pipe failed");
+  // The failing reads must hit the child alone: every other process may
+  // have pages in swap after its fill, and would die at its next fault on
+  // one. So the child fills, then waits while we read ours back; nobody
+  // else runs (the harness waits for us in the kernel).
+  int ready[2], go[2];
+  CHECK(pipe(ready) == 0 && pipe(go) == 0, "pipe failed");
   pid = fork();
   CHECK(pid >= 0, "fork failed");
   if (pid == 0) {
     char *p = sbrk((int)(pages * PG));
     if (p == (char *)-1) exit(3);
-    fill(p, pages, 2);  // most of it is in swap now
-    faultinject(FAULT_SWAP, 0);
+    fill(p, pages, 2); // most of it is in swap now
+    char c;
     write(ready[1], "r", 1);
+    read(go[0], &c, 1);
+    faultinject(FAULT_SWAP, 0);
     verify(p, pages, 2); // its first swapped page cannot be read
     exit(0);
   }
@@ -368,8 +376,11 @@ static int case_diskerr(void) {
   char x = 0;
   int got = read(ready[0], &x, 1);
   close(ready[0]);
+  touch_all(); // our own pages back in memory, before reads fail
+  write(go[1], "g", 1);
   wait(&st);
   failed = faultinject(FAULT_SWAP, -1);
+  close(go[1]);
   CHECK(got == 1, "the child died before its pages were in swap (status %d)", st);
   CHECK(st == -1, "reading swap with every read failing: exit status %d, not killed", st);
   CHECK(failed > 0, "no swap read failed");
