@@ -21,6 +21,10 @@ constexpr uint64 MAX_CHUNKS = 1024; // 4 GiB of swap
 std::atomic<uint32> *chunks[MAX_CHUNKS];
 uint64 nslots = 0;
 std::atomic<uint64> nfree{0};
+// Free slots per chunk, so that the search for a free slot skips full
+// chunks: a slot is found after looking at most at every chunk's count and
+// one chunk's slots, not at every slot of a nearly full disk.
+std::atomic<uint32> chunk_free[MAX_CHUNKS];
 
 Spinlock slot_lock{"swap-slots"};
 uint64 cursor = 0; // slot_lock: where the next search for a free slot starts
@@ -34,7 +38,10 @@ std::atomic<uint32> &cnt(uint64 s) {
 uint32 put(uint64 s) {
   uint32 before = cnt(s).fetch_sub(1, std::memory_order_acq_rel);
   KASSERT(before >= 1);
-  if (before == 1) nfree.fetch_add(1, std::memory_order_relaxed);
+  if (before == 1) {
+    chunk_free[s / SLOTS_PER_CHUNK].fetch_add(1, std::memory_order_relaxed);
+    nfree.fetch_add(1, std::memory_order_relaxed);
+  }
   return before - 1;
 }
 
@@ -67,13 +74,23 @@ VmObject cache;
 
 Result<uint64> alloc_slot() {
   SpinGuard g(slot_lock);
-  for (uint64 n = 0; n < nslots; n++) {
-    uint64 s = (cursor + n) % nslots;
-    uint32 zero = 0;
-    if (cnt(s).compare_exchange_strong(zero, 1, std::memory_order_acq_rel)) {
-      cursor = s + 1;
-      nfree.fetch_sub(1, std::memory_order_relaxed);
-      return s;
+  if (nslots == 0) return Error::NoSpace;
+  uint64 nchunks = (nslots + SLOTS_PER_CHUNK - 1) / SLOTS_PER_CHUNK;
+  // Next fit: from the cursor on, the first chunk with a free slot, then
+  // its first free slot at or after the cursor (wrapping once).
+  for (uint64 k = 0; k <= nchunks; k++) {
+    uint64 c = (cursor / SLOTS_PER_CHUNK + k) % nchunks;
+    if (chunk_free[c].load(std::memory_order_relaxed) == 0) continue;
+    uint64 first = c * SLOTS_PER_CHUNK, end = first + SLOTS_PER_CHUNK < nslots ? first + SLOTS_PER_CHUNK : nslots;
+    uint64 from = k == 0 && cursor > first ? cursor : first;
+    for (uint64 s = from; s < end; s++) {
+      uint32 zero = 0;
+      if (cnt(s).compare_exchange_strong(zero, 1, std::memory_order_acq_rel)) {
+        cursor = s + 1 < nslots ? s + 1 : 0;
+        chunk_free[c].fetch_sub(1, std::memory_order_relaxed);
+        nfree.fetch_sub(1, std::memory_order_relaxed);
+        return s;
+      }
     }
   }
   return Error::NoSpace;
@@ -103,6 +120,8 @@ Result<void> init() {
     }
     chunks[i] = phys_to_ptr<std::atomic<uint32>>(pa.value());
   }
+  for (uint64 i = 0; i < n; i++)
+    chunk_free[i].store(static_cast<uint32>(i + 1 < n ? SLOTS_PER_CHUNK : slots - i * SLOTS_PER_CHUNK));
   nslots = slots;
   nfree.store(slots);
   return {};

@@ -17,16 +17,17 @@ namespace swap = mm::swap;
 class Swap : public MmTest {
 protected:
   static constexpr uint64 kSlots = 512;
+  virtual uint64 slots() const { return kSlots; }
 
   void SetUp() override {
     MmTest::SetUp();
-    hostfake::swap_attach(kSlots);
+    hostfake::swap_attach(slots());
     ASSERT_TRUE(swap::init().ok());
     start_free_ = frames.free_count(); // the slot counts' frames stay
   }
   void TearDown() override {
     MmTest::TearDown();
-    EXPECT_EQ(swap::free_slots(), kSlots) << "swap slots leaked";
+    EXPECT_EQ(swap::free_slots(), slots()) << "swap slots leaked";
     hostfake::swap_attach(0);
     EXPECT_TRUE(swap::init().ok());
   }
@@ -117,6 +118,37 @@ TEST_F(Swap, SlotsCountEntriesAndTheCache) {
   EXPECT_EQ(frames.kind(pa), FrameKind::Anon);
   EXPECT_EQ(swap::free_slots(), kSlots);
   EXPECT_EQ(writes(), 0);
+}
+
+// Slots are handed out next-fit, every one of them, and a freed slot is
+// found again wherever it is (the search skips full chunks of slots).
+class SwapSlots : public Swap {
+protected:
+  static constexpr uint64 kMany = 3000; // three chunks of 1024 slots, the last partial
+  uint64 slots() const override { return kMany; }
+};
+
+TEST_F(SwapSlots, EverySlotCanBeAllocatedAndFoundAgain) {
+  std::vector<uint64> got;
+  for (uint64 i = 0; i < kMany; i++) {
+    auto s = swap::alloc();
+    ASSERT_TRUE(s.ok()) << i;
+    EXPECT_EQ(s.value(), i) << "next fit from slot 0";
+    got.push_back(s.value());
+  }
+  EXPECT_EQ(swap::free_slots(), 0u);
+  EXPECT_EQ(swap::alloc().error(), Error::NoSpace);
+  for (uint64 s : {2999UL, 5UL, 1500UL}) swap::free(s);
+  EXPECT_EQ(swap::free_slots(), 3u);
+  // From the cursor (past the last slot: slot 0 on), in order.
+  for (uint64 want : {5UL, 1500UL, 2999UL}) {
+    auto s = swap::alloc();
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(s.value(), want);
+  }
+  EXPECT_EQ(swap::alloc().error(), Error::NoSpace);
+  for (uint64 s : got) swap::free(s);
+  EXPECT_EQ(swap::free_slots(), kMany);
 }
 
 TEST_F(Swap, ReverseMapFindsEveryEntryOnceThroughSharedTables) {
