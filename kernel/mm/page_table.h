@@ -43,7 +43,13 @@ public:
 
   bool is_null() const { return root_.value == 0; }
   PhysAddr root() const { return root_; }
-  uint64 satp() const { return (8UL << 60) | (root_.value >> PAGE_SHIFT); }
+  // The satp CSR's value that makes the hart translate through this table:
+  // MODE (bits 63:60) = 8 for Sv39, ASID (59:44) = 0, PPN (43:0) = the root's.
+  static constexpr uint64 SATP_SV39 = 8UL << 60;
+  static constexpr uint64 SATP_PPN_MASK = (1UL << 44) - 1;
+  uint64 satp() const { return SATP_SV39 | (root_.value >> PAGE_SHIFT); }
+  // The root a satp value names (the inverse of satp()).
+  static PhysAddr root_of_satp(uint64 satp) { return PhysAddr((satp & SATP_PPN_MASK) << PAGE_SHIFT); }
 
   // The leaf entry for va, or nullptr when an intermediate table is missing.
   Pte *find(VirtAddr va) const;

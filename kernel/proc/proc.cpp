@@ -66,7 +66,7 @@ uint64 kernel_satp() { return mm::PageTable(mm::PageTable::kernel_root()).satp()
 void load_satp(uint64 value) {
   cpu::push_off();
   csr_write(satp, value);
-  mycpu()->root.store((value & ((1UL << 44) - 1)) << 12, std::memory_order_relaxed);
+  mycpu()->root.store(mm::PageTable::root_of_satp(value).value, std::memory_order_relaxed);
   cpu::pop_off();
 }
 
