@@ -198,10 +198,10 @@ int fork() {
   if (!np) return -1;
   np->lock.unlock(); // Used: nobody else takes the slot or runs it
   np->oom_stalls = 0;
-  if (!init_as(np)) return -1;
 
   // Both address spaces are locked, in proc-table order (see vm_lock).
-  // Short of frames, reclaim with the locks let go and try again.
+  // Short of frames, reclaim with the locks let go and try again (the new
+  // root table too: under pressure even one frame may have to be freed).
   Result<void> r = mm::reclaim::retrying([&]() -> Result<void> {
     Proc *first = p < np ? p : np, *second = p < np ? np : p;
     SleepGuard g1(first->vm_lock);

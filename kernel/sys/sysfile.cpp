@@ -15,6 +15,7 @@
 #include "mm/addr.h"
 #include "mm/frame.h"
 #include "mm/object.h"
+#include "mm/reclaim.h"
 #include "proc/proc.h"
 #include "sys/syscall.h"
 
@@ -496,7 +497,7 @@ uint64 sys_mmap() {
   if (flags & MAP_ANONYMOUS) {
     req.kind = mm::MapKind::Anon;
     if (shared) { // shared with children after fork: pages need an object
-      auto o = mm::VmObject::create_anonymous();
+      auto o = mm::reclaim::retrying([] { return mm::VmObject::create_anonymous(); });
       if (o.is_error()) return ERR;
       req.object = o.value();
     }
@@ -517,11 +518,12 @@ uint64 sys_mmap() {
 
   Proc *p = myproc();
   Result<mm::VirtAddr> r = Error::Invalid;
-  {
+  r = mm::reclaim::retrying([&]() -> Result<mm::VirtAddr> {
     SleepGuard g(p->vm_lock);
-    r = p->as.mmap(req);
-    if (r.ok()) safestrcpy(p->as.find_region(r.value().value)->name, name, sizeof(mm::Mapping::name));
-  }
+    auto m = p->as.mmap(req);
+    if (m.ok()) safestrcpy(p->as.find_region(m.value().value)->name, name, sizeof(mm::Mapping::name));
+    return m;
+  });
   if (req.object && req.object->anonymous() && req.object->refs() == 0) {
     req.object->ref(); // nobody took it: let the last reference free it
     req.object->unref();

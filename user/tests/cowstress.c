@@ -1,7 +1,14 @@
 // cowstress: random stress of copy-on-write fork.
 //
-//   cowstress [-n STEPS] [-s SEED] [-m cow|eager|cow-ahead]
+//   cowstress [-n STEPS] [-s SEED] [-m cow|eager|cow-ahead] [-p PCT]
 //                                      (defaults: -n 5000 -s 1, the boot mode)
+//
+// -p PCT: under memory pressure. A hog process sweeps PCT% of the machine's
+// frames (a store into every page, again and again) while the epochs run,
+// so that reclaim keeps sending pages to swap, the stressed processes'
+// too. The per-epoch free-frames check is then left out (the hog's paging
+// moves the count); the final one runs after the hog is killed, and the
+// run must have swapped (else it fails: no pressure was tested).
 //
 // The coordinator (this process) sets up a heap and then runs the steps in
 // epochs of 100. Each epoch is played by a fresh "leader" forked from the
@@ -481,7 +488,23 @@ static void ms(struct memstat *m) {
     printf("FAIL cowstress: memstat failed\n");
     exit(1);
   }
+  // Pages in the page cache count as free (reclaim drops them when
+  // needed); pages in swap count as taken (their frames became free).
   m->free_frames += m->cache_pages;
+  m->free_frames -= m->swap_slots - m->swap_free;
+}
+
+// The pressure: sweep `pages` fresh pages forever (until killed).
+static int start_hog(uint64 pages) {
+  int pid = fork();
+  if (pid != 0) return pid;
+  char *p = sbrk((int)(pages * PG));
+  if (p == (char *)-1) {
+    printf("FAIL cowstress: the hog's sbrk of %lu pages failed\n", pages);
+    exit(1);
+  }
+  for (uint64 round = 1;; round++)
+    for (uint64 i = 0; i < pages; i++) *(volatile uint64 *)(p + i * PG) = round + i;
 }
 
 int main(int argc, char **argv) {
@@ -489,9 +512,11 @@ int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--exec-check") == 0) return exec_check(argc, argv);
   long nsteps = 5000;
   uint64 seed = 1;
+  int pressure = 0;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) nsteps = atoi(argv[++i]);
     else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc) seed = atoi(argv[++i]);
+    else if (strcmp(argv[i], "-p") == 0 && i + 1 < argc) pressure = atoi(argv[++i]);
     else if (strcmp(argv[i], "-m") == 0 && i + 1 < argc) {
       i++;
       int m = strcmp(argv[i], "cow") == 0         ? FORK_COW
@@ -503,7 +528,7 @@ int main(int argc, char **argv) {
         return 2;
       }
     } else {
-      fprintf(2, "usage: cowstress [-n STEPS] [-s SEED] [-m cow|eager|cow-ahead]\n");
+      fprintf(2, "usage: cowstress [-n STEPS] [-s SEED] [-m cow|eager|cow-ahead] [-p PCT]\n");
       return 2;
     }
   }
@@ -530,8 +555,17 @@ int main(int argc, char **argv) {
     tags[p] = mix(0, p, seed);
     fill(page(p), tags[p]);
   }
+  int hog = 0;
+  if (pressure > 0) {
+    hog = start_hog(m0.total_frames * pressure / 100);
+    if (hog < 0) {
+      printf("FAIL cowstress: cannot fork the hog\n");
+      return 1;
+    }
+  }
   ms(&base);
-  printf("cowstress: steps=%ld seed=%lu free=%lu\n", nsteps, seed, m0.free_frames);
+  printf("cowstress: steps=%ld seed=%lu free=%lu%s\n", nsteps, seed, m0.free_frames,
+         hog ? " (under pressure)" : "");
   uint64 t0 = now_ms();
 
   long done = 0;
@@ -552,7 +586,8 @@ int main(int argc, char **argv) {
       play();
     }
     int st = -2;
-    wait(&st);
+    while (wait(&st) != pid) {
+    } // (the hog does not exit: only the leader comes back)
     done += budget;
     if (st != 0) {
       printf("FAIL cowstress: epoch %d (steps %ld-%ld): %s (status %d)\n", epoch, done - budget,
@@ -565,7 +600,7 @@ int main(int argc, char **argv) {
       return 1;
     }
     ms(&m);
-    if (m.free_frames != base.free_frames) {
+    if (!hog && m.free_frames != base.free_frames) {
       printf("FAIL cowstress: epoch %d: free frames %lu, %lu before the epoch\n", epoch,
              m.free_frames, base.free_frames);
       return 1;
@@ -577,16 +612,24 @@ int main(int argc, char **argv) {
       }
     if (done % 1000 == 0 && done < nsteps) printf("cowstress: %ld steps\n", done);
   }
+  if (hog) {
+    kill(hog);
+    wait(0);
+  }
   sbrk(-INITP * PG);
   unlink("/cs.ro");
   ms(&m);
+  if (hog && m.swap_outs == m0.swap_outs) {
+    printf("FAIL cowstress: nothing went to swap: no memory pressure\n");
+    return 1;
+  }
   if (m.free_frames != m0.free_frames) {
     printf("FAIL cowstress: free frames %lu at the end, %lu at the start\n", m.free_frames,
            m0.free_frames);
     return 1;
   }
-  printf("ok cowstress steps=%ld seed=%lu (cow_faults=%lu copies=%lu reuses=%lu, %lu ms)\n", nsteps,
-         seed, m.cow_faults - m0.cow_faults, m.cow_copies - m0.cow_copies,
-         m.cow_reuses - m0.cow_reuses, now_ms() - t0);
+  printf("ok cowstress steps=%ld seed=%lu (cow_faults=%lu copies=%lu reuses=%lu, swap out %lu in %lu, %lu ms)\n",
+         nsteps, seed, m.cow_faults - m0.cow_faults, m.cow_copies - m0.cow_copies, m.cow_reuses - m0.cow_reuses,
+         m.swap_outs - m0.swap_outs, m.swap_ins - m0.swap_ins, now_ms() - t0);
   return 0;
 }
