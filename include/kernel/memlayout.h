@@ -9,3 +9,9 @@
 // address p is visible to the kernel at KERNEL_DIRECT_MAP + p. These pages
 // lack PTE_U, so user loads and stores there fault.
 #define KERNEL_DIRECT_MAP 0xFFFFFFC000000000UL
+
+// xv6's two top user pages (MAXVA and PGSIZE: kernel/riscv.h). cowix maps
+// nothing there (no trampoline: traps switch no page table), but user
+// memory ends below TRAPFRAME, as in xv6: sbrk and mmap stop there.
+#define TRAMPOLINE (MAXVA - PGSIZE)
+#define TRAPFRAME (TRAMPOLINE - PGSIZE)

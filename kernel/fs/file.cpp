@@ -72,7 +72,9 @@ constexpr uint MAX_WRITE_PER_OP = ((MAXOPBLOCKS - 1 - 3 - 2) / 2) * BSIZE;
 // kernel page buf. A large write is split into several transactions so
 // none overflows the log; a crash may then leave a prefix of the write on
 // disk, as in xv6. So may an error: the chunks before it stay written (and
-// the offset past them).
+// the offset past them). A source that becomes unreadable partway is written
+// up to the page that cannot be read, then the write fails (xv6 does the
+// same, and usertests' partial_write checks that the prefix is on disk).
 Result<void> write_inode(File *f, uint64 addr, uint n, char *buf) {
   uint i = 0;
   while (i < n) {
@@ -81,7 +83,21 @@ Result<void> write_inode(File *f, uint64 addr, uint n, char *buf) {
     // A write of many megabytes (from a large mapping) takes a while: a
     // killed writer stops between chunks, as on Linux.
     if (killed(myproc())) return Error::Killed;
-    if (copyin(myproc(), buf, addr + i, chunk) < 0) return Error::BadAddress;
+    // Copy page by page (a chunk spans two at most), stopping at the first
+    // that cannot be read.
+    uint got = 0;
+    bool bad = false;
+    while (got < chunk && !bad) {
+      uint64 at = addr + i + got;
+      uint seg = static_cast<uint>(mm::PAGE_SIZE - at % mm::PAGE_SIZE);
+      if (seg > chunk - got) seg = chunk - got;
+      if (copyin(myproc(), buf + got, at, seg) < 0)
+        bad = true;
+      else
+        got += seg;
+    }
+    if (got == 0) return Error::BadAddress;
+    chunk = got;
     TRY(begin_op());
     if (auto r = ilock(f->ip); r.is_error()) {
       end_op();
@@ -94,6 +110,7 @@ Result<void> write_inode(File *f, uint64 addr, uint n, char *buf) {
     uint written = TRY(r);
     if (written != chunk) return Error::NoSpace; // a short write: the disk filled (or failed)
     i += written;
+    if (bad) return Error::BadAddress;
   }
   return {};
 }

@@ -18,7 +18,13 @@ namespace mm {
 
 constexpr uint64 PAGE_SIZE = 4096;
 constexpr uint64 PAGE_SHIFT = 12;
-constexpr uint64 USER_TOP = 1UL << 38; // MAXVA: user addresses are below this
+// User addresses are below USER_TOP: xv6's TRAPFRAME, two pages below MAXVA
+// (1 << 38). xv6 maps its trampoline and trap frame in those two pages;
+// cowix maps neither (its kernel lives in the upper half), but keeps them
+// out of user reach so that the user layout is xv6's: a heap grows up to
+// TRAPFRAME exactly (usertests' lazy_sbrk checks it).
+constexpr uint64 MAXVA = 1UL << 38;
+constexpr uint64 USER_TOP = MAXVA - 2 * PAGE_SIZE;
 
 constexpr uint64 page_round_down(uint64 a) { return a & ~(PAGE_SIZE - 1); }
 constexpr uint64 page_round_up(uint64 a) { return (a + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1); }

@@ -361,6 +361,8 @@ bool balance() {
 // few hundred frames still free.)
 bool short_of_frames() { return frames.free_count() < high + frames.total() / 16; }
 
+bool swap_reserved() { return swap::free_slots() <= low; }
+
 bool exhausted() { return swap::free_slots() == 0 && frames.free_count() < high; }
 
 } // namespace mm::reclaim

@@ -75,18 +75,27 @@ bool exhausted();
 // would only evict pages for nothing.)
 bool short_of_frames();
 
+// Swap is down to its reserve: no more than the low watermark's worth of
+// free slots (see retrying).
+bool swap_reserved();
+
 // Run op() (which returns a Result, holds no lock between calls and leaves
 // nothing behind when it fails) until it succeeds, fails for another reason
 // than memory, or reclaim can free nothing more: then its NoMemory stands.
-// For what may fail without killing anyone: sbrk, fork, exec.
+// For what may fail without killing anyone: sbrk, fork, exec, mmap.
 // At most RETRIES rounds: what reclaim frees may be taken again by others
 // (their text pages, faulted straight back in) before op gets it.
+// Once swap is down to its reserve (the low watermark's worth of slots), op
+// fails instead: what is left is for the faults of processes already
+// running, which cannot fail without a kill. (Taking it, xv6's usertests,
+// which grows its heap a page at a time until sbrk fails, took every slot
+// and then every text page, and the OOM killer killed it at its next fault.)
 constexpr int RETRIES = 8;
 template <typename Op> auto retrying(Op &&op) -> decltype(op()) {
   for (int round = 0;; round++) {
     auto r = op();
     if (r.ok() || r.error() != Error::NoMemory || round == RETRIES) return r;
-    if (!swap::enabled() || !short_of_frames() || run(high_watermark()) == 0) return r;
+    if (!swap::enabled() || swap_reserved() || !short_of_frames() || run(high_watermark()) == 0) return r;
   }
 }
 
